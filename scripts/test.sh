@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Sendwell's whole test suite, on a fresh Debian 12 machine (run as root).
+#
+# 1. installs every real peer the tests talk to (Debian packages, Python packages);
+# 2. checks formatting and lints;
+# 3. runs every test. Tests start and stop their own servers (BIND, Postfix, OpenDKIM,
+#    OpenDMARC, policyd-spf) on loopback or in network namespaces they create.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+DEBIAN_PACKAGES=(
+  bind9 bind9-utils bind9-dnsutils          # authoritative DNS peer, dig, named-checkzone
+  postfix opendkim opendkim-tools opendmarc # the receiving MX and its milters
+  postfix-policyd-spf-python                # SPF policy service for Postfix
+  swaks                                     # SMTP client
+  dnsperf                                   # DNS load
+  libmail-dkim-perl                         # Mail::DKIM, a third DKIM implementation
+  iproute2 procps
+)
+PYTHON_PACKAGES=(dkimpy pyspf dnspython authres)
+
+missing=()
+for p in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Packages may start their daemons on install; the tests run their own instances.
+for d in named postfix opendkim opendmarc; do pkill -x "$d" 2>/dev/null || true; done
+/usr/sbin/postfix stop >/dev/null 2>&1 || true
+
+step "installing Python packages: ${PYTHON_PACKAGES[*]}"
+python3 -m pip install -q --disable-pip-version-check "${PYTHON_PACKAGES[@]}"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked --no-fail-fast "$@"
+
+step "all tests passed"
