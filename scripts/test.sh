@@ -45,6 +45,6 @@ step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
-cargo test --workspace --locked --no-fail-fast "$@"
+cargo test --locked --no-fail-fast "$@"
 
 step "all tests passed"

@@ -1,0 +1,1 @@
+//! Shared helpers for the side-by-side benches in `benches/`. See BENCHMARKS.md.
