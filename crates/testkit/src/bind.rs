@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{TempDir, free_port, require_program};
+use crate::{Netns, TempDir, free_port, require_program};
 
 /// A running `named`, stopped on drop.
 #[derive(Debug)]
@@ -31,10 +31,19 @@ impl Bind {
     /// Start `named` serving `zones` (origin, records) on 127.0.0.1 at a free port.
     /// Panics, saying why, if it cannot.
     pub fn start(zones: &[(&str, &str)]) -> Bind {
+        Self::spawn(zones, free_port(), None)
+    }
+
+    /// Start `named` inside `netns` on 127.0.0.1:53, the address the namespace's
+    /// resolv.conf names, so every program in the namespace resolves through it.
+    pub fn start_in(netns: &Netns, zones: &[(&str, &str)]) -> Bind {
+        Self::spawn(zones, 53, Some(netns))
+    }
+
+    fn spawn(zones: &[(&str, &str)], port: u16, netns: Option<&Netns>) -> Bind {
         let named = require_program("named", "bind9");
         let checkzone = require_program("named-checkzone", "bind9-utils");
         let dir = TempDir::new("bind");
-        let port = free_port();
         let mut conf = format!(
             "options {{\n  directory \"{d}\";\n  listen-on port {port} {{ 127.0.0.1; }};\n  \
              listen-on-v6 {{ none; }};\n  recursion no;\n  pid-file \"{d}/named.pid\";\n  \
@@ -69,7 +78,11 @@ impl Bind {
         let conf_path = dir.path().join("named.conf");
         std::fs::write(&conf_path, conf).expect("write named.conf");
         let log = std::fs::File::create(dir.path().join("named.log")).expect("log file");
-        let child = Command::new(named)
+        let mut command = match netns {
+            Some(ns) => ns.command(named),
+            None => Command::new(named),
+        };
+        let child = command
             .args(["-g", "-4", "-u", "root", "-c"])
             .arg(&conf_path)
             .stdout(Stdio::from(log.try_clone().expect("dup log")))

@@ -6,10 +6,14 @@
 //! panics. A peer that cannot start makes the test fail loudly: never a skip.
 
 pub mod bind;
+pub mod netns;
 pub mod tempdir;
+pub mod world;
 
 pub use bind::Bind;
+pub use netns::Netns;
 pub use tempdir::TempDir;
+pub use world::MailWorld;
 
 use std::net::{TcpListener, UdpSocket};
 
