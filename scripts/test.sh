@@ -17,6 +17,7 @@ DEBIAN_PACKAGES=(
   swaks                                     # SMTP client
   dnsperf                                   # DNS load
   libmail-dkim-perl                         # Mail::DKIM, a third DKIM implementation
+  openssl publicsuffix                      # test certificates; the PSL OpenDMARC reads
   iproute2 procps
 )
 PYTHON_PACKAGES=(dkimpy pyspf dnspython authres)
