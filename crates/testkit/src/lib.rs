@@ -7,11 +7,13 @@
 
 pub mod bind;
 pub mod netns;
+pub mod sink;
 pub mod tempdir;
 pub mod world;
 
 pub use bind::Bind;
 pub use netns::Netns;
+pub use sink::SmtpSink;
 pub use tempdir::TempDir;
 pub use world::MailWorld;
 

@@ -88,6 +88,34 @@ impl Netns {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Run one `#[ignore]`d test of the current test binary inside the namespace, so
+    /// its own code (a client, a resolver) sees the namespace's network and DNS. The
+    /// inner test is marked `#[ignore]` so that a plain `cargo test` lists it as
+    /// ignored rather than running it outside; this call runs it with `--ignored
+    /// --exact`. Panics with the inner test's output unless exactly it passed.
+    pub fn run_test(&self, test_name: &str, env: &[(&str, &str)]) {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let out = self
+            .command(exe)
+            .args([
+                test_name,
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .envs(env.iter().copied())
+            .output()
+            .expect("run the inner test");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "inner test {test_name} failed in {}:\n{stdout}\n{}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Kill every process in the namespace.
     pub fn kill_all(&self) {
         kill_namespace_pids(&self.name);
