@@ -1,0 +1,284 @@
+//! The types of `sendwell.toml`. The doc comment of each field is the documentation of
+//! its key: [`crate::example::render`] copies it into the generated file.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Sendwell's configuration, `DIR/sendwell.toml`. Changes take effect on restart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The host name of this mail server: said in the greeting, the EHLO reply and
+    /// Received headers, and the name the PTR record of `ipv4`/`ipv6` must give. Start it
+    /// with mail, smtp or mx (many receivers score generic-looking names as spam).
+    pub hostname: String,
+    /// The public IPv4 address this server sends from. Used for the A record of
+    /// `hostname`, the SPF record and the PTR request. Leave out if there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv4: Option<Ipv4Addr>,
+    /// The public IPv6 address this server sends from (AAAA, SPF, PTR). Leave out if
+    /// there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Addr>,
+    /// Where the servers listen.
+    pub listen: Listen,
+    /// The TLS certificate for STARTTLS and implicit TLS.
+    pub tls: Tls,
+    /// Protocol limits, each answered with its RFC reply code when exceeded.
+    #[serde(default)]
+    pub limits: Limits,
+    /// SMTP protocol choices.
+    #[serde(default)]
+    pub smtp: Smtp,
+    /// How failed logins are slowed down and locked out.
+    #[serde(default)]
+    pub auth: Auth,
+    /// The mail domains this server sends for and receives for. One `[[domain]]` table
+    /// each.
+    #[serde(rename = "domain")]
+    pub domains: Vec<Domain>,
+    /// Local mailboxes: mail for these addresses is delivered into Maildir folders under
+    /// `DIR/mail/ADDRESS/`. postmaster@ of every domain is always accepted (RFC 5321
+    /// §4.5.1) and delivered to postmaster@ of that domain's mailbox.
+    #[serde(rename = "mailbox", default, skip_serializing_if = "Vec::is_empty")]
+    pub mailboxes: Vec<Mailbox>,
+    /// Aliases: mail for `address` goes to each address in `to`, local mailboxes or
+    /// outside addresses (forwarded through the queue).
+    #[serde(rename = "alias", default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<Alias>,
+}
+
+/// Listening addresses, each `IP:PORT`. An empty list turns that service off.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    /// Incoming mail from other servers (MX; port 25 on the Internet). STARTTLS is
+    /// offered; AUTH is offered after STARTTLS.
+    pub mx: Vec<SocketAddr>,
+    /// Message submission with STARTTLS (RFC 6409; port 587). Clients must
+    /// authenticate before MAIL.
+    pub submission: Vec<SocketAddr>,
+    /// Message submission over implicit TLS (RFC 8314; port 465). Clients must
+    /// authenticate before MAIL.
+    pub submissions: Vec<SocketAddr>,
+}
+
+/// TLS settings (rustls; TLS 1.2 and 1.3 only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// PEM file with the certificate chain, leaf first. `sendwell init` writes a
+    /// self-signed one; replace it with one from a CA (e.g. Let's Encrypt) for clients
+    /// that check certificates.
+    pub certificate: PathBuf,
+    /// PEM file with the certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub private_key: PathBuf,
+}
+
+/// Protocol limits (RFC 5321 §4.5.3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest message accepted, in octets; announced with SIZE (RFC 1870) and answered
+    /// with 552 5.3.4 when exceeded.
+    pub max_message_size: u64,
+    /// Most recipients in one transaction; one more gets 452 4.5.3 (RFC 5321
+    /// §4.5.3.1.10). At least 100 (§4.5.3.1.8).
+    pub max_recipients: usize,
+    /// Longest command line in octets including CRLF (RFC 5321 §4.5.3.1.4 says 512;
+    /// extensions add to it). Longer lines get 500 5.5.2.
+    pub max_command_line: usize,
+    /// Longest line of message text in octets including CRLF (RFC 5321 §4.5.3.1.6: 1000).
+    /// A message with a longer line is refused with 500 5.5.2. 0 turns the check off.
+    pub max_text_line: usize,
+    /// Most commands before the first MAIL, and between transactions (NOOP, RSET, VRFY,
+    /// HELP, EHLO...). More get 421 4.7.0 and the connection is closed.
+    pub max_commands_without_mail: u32,
+    /// Most error replies in one session before 421 4.7.0 and closing.
+    pub max_errors: u32,
+    /// Seconds to wait for the next command (RFC 5321 §4.5.3.2.7: at least 5 minutes).
+    pub command_timeout_secs: u64,
+    /// Seconds to wait for more message data after DATA or BDAT (RFC 5321 §4.5.3.2.5-6:
+    /// the client waits 3 and 10 minutes; the server at least as long).
+    pub data_timeout_secs: u64,
+    /// Longest a whole session may last, in seconds, before 421 4.4.2.
+    pub session_timeout_secs: u64,
+    /// Most simultaneous connections from one IP address; more get 421 4.7.0.
+    pub max_connections_per_ip: usize,
+    /// Most simultaneous connections in total; more get 421 4.4.5.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_size: 25 * 1024 * 1024,
+            max_recipients: 100,
+            max_command_line: 4096,
+            max_text_line: 1000,
+            max_commands_without_mail: 30,
+            max_errors: 10,
+            command_timeout_secs: 300,
+            data_timeout_secs: 600,
+            session_timeout_secs: 1800,
+            max_connections_per_ip: 20,
+            max_connections: 500,
+        }
+    }
+}
+
+/// What to do with a bare CR or LF inside message data (RFC 5321 §2.3.8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BareLineEndings {
+    /// Refuse the message with 554 5.6.0 (after reading it to its real end).
+    #[default]
+    Reject,
+    /// Store each bare CR or LF as CRLF.
+    Normalize,
+}
+
+/// SMTP protocol choices.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    /// A bare CR or LF in message data: "reject" or "normalize". Either way only
+    /// CRLF.CRLF ends a message, which is the defence against SMTP smuggling.
+    pub bare_line_endings: BareLineEndings,
+    /// Offer CHUNKING (BDAT, RFC 3030).
+    pub chunking: bool,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            bare_line_endings: BareLineEndings::Reject,
+            chunking: true,
+        }
+    }
+}
+
+/// Failed-login limits, per client IP and per account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    /// Delay before answering a failed login, in milliseconds; it doubles with each
+    /// further failure from the same IP or for the same account, up to
+    /// `max_failure_delay_ms`.
+    pub failure_delay_ms: u64,
+    /// The longest delay, in milliseconds.
+    pub max_failure_delay_ms: u64,
+    /// After this many failures within `failure_window_secs`, from one IP or for one
+    /// account, every login from that IP or for that account is refused with 454 4.7.0
+    /// (right password or not) until the window has passed.
+    pub max_failures: u32,
+    /// The window for counting failures, in seconds.
+    pub failure_window_secs: u64,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            failure_delay_ms: 500,
+            max_failure_delay_ms: 8000,
+            max_failures: 10,
+            failure_window_secs: 900,
+        }
+    }
+}
+
+/// One mail domain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Domain {
+    /// The domain name, e.g. "example.com".
+    pub name: String,
+    /// Where DMARC aggregate reports go (the rua= of the DMARC record). It is accepted
+    /// as a local address if it is in this domain. Default: dmarc-reports@ this domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dmarc_reports: Option<String>,
+    /// The DMARC policy to publish: "none", "quarantine" or "reject".
+    #[serde(default)]
+    pub dmarc_policy: DmarcPolicy,
+    /// The DKIM keys messages from this domain are signed with. One `[[domain.dkim]]`
+    /// table per key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dkim: Vec<DkimKey>,
+}
+
+impl Domain {
+    /// The DMARC report address: the configured one or dmarc-reports@ the domain.
+    pub fn dmarc_report_address(&self) -> String {
+        self.dmarc_reports
+            .clone()
+            .unwrap_or_else(|| format!("dmarc-reports@{}", self.name))
+    }
+}
+
+/// A DMARC policy (RFC 7489 §6.3 `p=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DmarcPolicy {
+    /// Monitor only.
+    None,
+    /// Treat failing mail as suspicious.
+    Quarantine,
+    /// Refuse failing mail.
+    #[default]
+    Reject,
+}
+
+impl std::fmt::Display for DmarcPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DmarcPolicy::None => "none",
+            DmarcPolicy::Quarantine => "quarantine",
+            DmarcPolicy::Reject => "reject",
+        })
+    }
+}
+
+/// A DKIM signing key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DkimKey {
+    /// The selector: the key's public half is published at SELECTOR._domainkey.DOMAIN.
+    pub selector: String,
+    /// "rsa" (RSA-SHA256) or "ed25519" (Ed25519-SHA256, RFC 8463).
+    pub algorithm: DkimAlgorithm,
+    /// PEM file with the private key (PKCS#8), mode 0600.
+    pub private_key: PathBuf,
+}
+
+/// A DKIM key type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DkimAlgorithm {
+    /// RSA with SHA-256 (RFC 6376).
+    Rsa,
+    /// Ed25519 with SHA-256 (RFC 8463).
+    Ed25519,
+}
+
+/// A local mailbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Mailbox {
+    /// The address, e.g. "alice@example.com". Matched without regard to case. Mail for
+    /// it is stored in DIR/mail/ADDRESS/ (Maildir: new/, cur/, tmp/).
+    pub address: String,
+}
+
+/// An alias: one address that stands for others.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Alias {
+    /// The address mail is sent to, in one of the domains.
+    pub address: String,
+    /// Where it goes: local mailboxes and/or outside addresses (those are queued for
+    /// delivery like any relayed mail).
+    pub to: Vec<String>,
+}

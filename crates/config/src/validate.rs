@@ -1,0 +1,169 @@
+//! Checks that a config parsed from TOML also makes sense: names are names, addresses
+//! are in our domains, limits respect RFC 5321's minimums.
+
+use std::collections::HashSet;
+
+use sendwell_smtp::{Domain as DomainName, Mailbox};
+
+use crate::Config;
+
+/// One problem in a config.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct ValidationError {
+    /// The key, as a TOML path (`domain[0].name`).
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+fn err(key: impl Into<String>, problem: impl Into<String>) -> ValidationError {
+    ValidationError {
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+/// Parse an address and say which of our domains it is in.
+fn address_domain(address: &str) -> Result<String, String> {
+    let m = Mailbox::parse(address).map_err(|e| format!("{address:?} is not an address: {e}"))?;
+    match m.domain_name() {
+        Some(d) => Ok(d.to_lowercase()),
+        None => Err(format!(
+            "{address:?}: use a domain name, not an address literal"
+        )),
+    }
+}
+
+impl Config {
+    /// Every problem found (empty: the config is usable).
+    pub fn validate(&self) -> Vec<ValidationError> {
+        let mut errors = Vec::new();
+        match DomainName::parse(&self.hostname) {
+            Ok(_) if self.hostname.contains('.') => {}
+            _ => errors.push(err(
+                "hostname",
+                format!("{:?} is not a fully qualified host name", self.hostname),
+            )),
+        }
+        if self.domains.is_empty() {
+            errors.push(err("domain", "at least one [[domain]] is needed"));
+        }
+        let mut ours = HashSet::new();
+        for (i, d) in self.domains.iter().enumerate() {
+            if DomainName::parse(&d.name).is_err() || !d.name.contains('.') {
+                errors.push(err(
+                    format!("domain[{i}].name"),
+                    format!("{:?} is not a domain name", d.name),
+                ));
+            }
+            if !ours.insert(d.name.to_ascii_lowercase()) {
+                errors.push(err(
+                    format!("domain[{i}].name"),
+                    format!("{} is listed twice", d.name),
+                ));
+            }
+            if let Some(r) = &d.dmarc_reports
+                && let Err(e) = address_domain(r)
+            {
+                errors.push(err(format!("domain[{i}].dmarc_reports"), e));
+            }
+            for (j, k) in d.dkim.iter().enumerate() {
+                let ok = !k.selector.is_empty()
+                    && k.selector.split('.').all(|l| {
+                        !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    });
+                if !ok {
+                    errors.push(err(
+                        format!("domain[{i}].dkim[{j}].selector"),
+                        format!("{:?} is not a DNS label", k.selector),
+                    ));
+                }
+            }
+        }
+        let mut local = HashSet::new();
+        for (i, m) in self.mailboxes.iter().enumerate() {
+            let key = format!("mailbox[{i}].address");
+            match address_domain(&m.address) {
+                Ok(d) if !ours.contains(&d) => {
+                    errors.push(err(key, format!("{d} is not one of the [[domain]]s")))
+                }
+                Ok(_) => {
+                    if !local.insert(m.address.to_ascii_lowercase()) {
+                        errors.push(err(key, format!("{} is listed twice", m.address)));
+                    }
+                }
+                Err(e) => errors.push(err(key, e)),
+            }
+        }
+        for (i, a) in self.aliases.iter().enumerate() {
+            let key = format!("alias[{i}].address");
+            match address_domain(&a.address) {
+                Ok(d) if !ours.contains(&d) => {
+                    errors.push(err(key, format!("{d} is not one of the [[domain]]s")))
+                }
+                Ok(_) => {
+                    if !local.insert(a.address.to_ascii_lowercase()) {
+                        errors.push(err(
+                            key,
+                            format!("{} is already a mailbox or alias", a.address),
+                        ));
+                    }
+                }
+                Err(e) => errors.push(err(key, e)),
+            }
+            if a.to.is_empty() {
+                errors.push(err(format!("alias[{i}].to"), "needs at least one address"));
+            }
+            for (j, t) in a.to.iter().enumerate() {
+                if let Err(e) = address_domain(t) {
+                    errors.push(err(format!("alias[{i}].to[{j}]"), e));
+                }
+            }
+        }
+        let l = &self.listen;
+        if l.mx.is_empty() && l.submission.is_empty() && l.submissions.is_empty() {
+            errors.push(err("listen", "no listening address at all"));
+        }
+        let lim = &self.limits;
+        // RFC 5321 §4.5.3.1.8: "The minimum total number of recipients that MUST be
+        // buffered is 100 recipients."
+        if lim.max_recipients < sendwell_smtp::limits::MIN_RECIPIENTS {
+            errors.push(err(
+                "limits.max_recipients",
+                "must be at least 100 (RFC 5321 §4.5.3.1.8)",
+            ));
+        }
+        // RFC 5321 §4.5.3.1.4.
+        if lim.max_command_line < sendwell_smtp::limits::MAX_COMMAND_LINE {
+            errors.push(err(
+                "limits.max_command_line",
+                "must be at least 512 (RFC 5321 §4.5.3.1.4)",
+            ));
+        }
+        // RFC 5321 §4.5.3.1.6.
+        if lim.max_text_line != 0 && lim.max_text_line < sendwell_smtp::limits::MAX_TEXT_LINE {
+            errors.push(err(
+                "limits.max_text_line",
+                "must be 0 (no limit) or at least 1000 (RFC 5321 §4.5.3.1.6)",
+            ));
+        }
+        for (key, v) in [
+            ("limits.command_timeout_secs", lim.command_timeout_secs),
+            ("limits.data_timeout_secs", lim.data_timeout_secs),
+            ("limits.session_timeout_secs", lim.session_timeout_secs),
+            ("limits.max_message_size", lim.max_message_size),
+            ("limits.max_connections", lim.max_connections as u64),
+            (
+                "limits.max_connections_per_ip",
+                lim.max_connections_per_ip as u64,
+            ),
+            ("auth.max_failures", u64::from(self.auth.max_failures)),
+        ] {
+            if v == 0 {
+                errors.push(err(key, "must be more than 0"));
+            }
+        }
+        errors
+    }
+}

@@ -1,0 +1,441 @@
+//! The remote delivery agent: takes queued messages to their recipients' servers, with
+//! retries and bounces, and records every outcome in the queue.
+//!
+//! - Each due remote recipient is delivered in a transaction with the other recipients
+//!   of the same message at the same domain (RFC 5321 §5).
+//! - Concurrency is bounded twice: deliveries in all, and deliveries per destination
+//!   domain, so one slow receiver cannot take every slot and no receiver sees a flood.
+//! - 2yz: delivered. 5yz or a null MX: failed, and one RFC 3464 notification per
+//!   message and round to the envelope sender. 4yz, timeouts and refused connections:
+//!   retried on the [`RetrySchedule`] until the lifetime ends, then failed and notified.
+//! - Never a notification for a message with a null sender (a bounce), so bounces
+//!   cannot loop; notifications go out with a null sender themselves.
+//! - A state is written only after the attempt: a crash mid-delivery delivers that
+//!   copy again after restart (at least once, never lost).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Utc};
+use sendwell_dns::Lookup;
+use sendwell_queue::local::LocalDelivery;
+use sendwell_queue::{
+    DeliveryStatus, Destination, Envelope as QueueEnvelope, QueueId, QueueStore, QueuedMessage,
+    Recipient, RecipientState,
+};
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::client::{ClientConfig, Envelope, RecipientOutcome, TlsPolicy};
+use crate::deliver::deliver;
+use crate::dsn::{self, Action, Dsn, DsnRecipient};
+use crate::retry::{NextStep, RetrySchedule};
+
+/// How the agent works.
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    /// How to connect and present ourselves.
+    pub client: ClientConfig,
+    /// TLS policy per destination domain, overriding `client.tls`.
+    pub tls_per_domain: HashMap<String, TlsPolicy>,
+    /// Retry schedule and lifetime.
+    pub retry: RetrySchedule,
+    /// Deliveries at once, in all.
+    pub max_concurrent: usize,
+    /// Deliveries at once to one destination domain.
+    pub max_per_domain: usize,
+    /// This server's host name (`Reporting-MTA` of notifications).
+    pub hostname: String,
+    /// How often to look for due recipients when nothing else wakes the agent.
+    pub scan_every: Duration,
+}
+
+impl AgentConfig {
+    /// Defaults around a client configuration: 20 deliveries at once, 4 per domain,
+    /// the default retry schedule, a scan every 30 s.
+    pub fn new(client: ClientConfig, hostname: impl Into<String>) -> Self {
+        AgentConfig {
+            client,
+            tls_per_domain: HashMap::new(),
+            retry: RetrySchedule::default(),
+            max_concurrent: 20,
+            max_per_domain: 4,
+            hostname: hostname.into(),
+            scan_every: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where a notification for `sender` is delivered: a local mailbox or the sender's MX.
+pub type BounceRoute = Arc<dyn Fn(&str) -> Destination + Send + Sync>;
+
+/// Tells the agent about new messages. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct RemoteDelivery {
+    tx: mpsc::UnboundedSender<(QueueId, Option<Arc<[u8]>>)>,
+}
+
+impl RemoteDelivery {
+    /// Start the agent on the current tokio runtime. `local` receives notifications
+    /// that go to local mailboxes.
+    pub fn spawn<S, L>(
+        store: S,
+        lookup: Arc<L>,
+        config: AgentConfig,
+        bounce_route: BounceRoute,
+        local: Option<LocalDelivery>,
+    ) -> Self
+    where
+        S: QueueStore + Clone,
+        L: Lookup + 'static,
+    {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let agent = Arc::new(Agent {
+            store,
+            lookup,
+            global: Semaphore::new(config.max_concurrent.max(1)),
+            per_domain: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashSet::new()),
+            config,
+            bounce_route,
+            local,
+            notify: tx.clone(),
+        });
+        tokio::spawn(agent.run(rx));
+        RemoteDelivery { tx }
+    }
+
+    /// A message was queued; `data` saves reading it back.
+    pub fn notify(&self, id: QueueId, data: Option<Arc<[u8]>>) {
+        let _ = self.tx.send((id, data));
+    }
+}
+
+struct Agent<S, L> {
+    store: S,
+    lookup: Arc<L>,
+    config: AgentConfig,
+    global: Semaphore,
+    per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// (message, recipient index) being delivered now: never scheduled twice.
+    inflight: Mutex<HashSet<(QueueId, usize)>>,
+    bounce_route: BounceRoute,
+    local: Option<LocalDelivery>,
+    notify: mpsc::UnboundedSender<(QueueId, Option<Arc<[u8]>>)>,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn datetime(unix: u64) -> DateTime<Utc> {
+    DateTime::from_timestamp(i64::try_from(unix).unwrap_or(i64::MAX), 0).unwrap_or_default()
+}
+
+fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("")
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
+/// Remote recipients due at `t`, by index.
+fn due_remote(m: &QueuedMessage, t: u64) -> Vec<usize> {
+    if m.state.deleted {
+        return Vec::new();
+    }
+    m.envelope
+        .recipients
+        .iter()
+        .zip(&m.state.recipients)
+        .enumerate()
+        .filter(|(_, (r, s))| {
+            r.destination == Destination::Remote
+                && s.status == DeliveryStatus::Queued
+                && s.next_attempt.is_none_or(|n| n <= t)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+impl<S, L> Agent<S, L>
+where
+    S: QueueStore + Clone,
+    L: Lookup + 'static,
+{
+    async fn run(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<(QueueId, Option<Arc<[u8]>>)>) {
+        // First a scan: a restart resumes the queue.
+        let mut wake = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                next = rx.recv() => match next {
+                    Some((id, data)) => {
+                        if let Ok(Some(m)) = self.store.get(id).await {
+                            Arc::clone(&self).schedule(m, data);
+                        }
+                    }
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(wake) => {
+                    let next_due = self.scan().await;
+                    let t = now();
+                    let until = next_due
+                        .map(|due| Duration::from_secs(due.saturating_sub(t)))
+                        .unwrap_or(self.config.scan_every)
+                        .min(self.config.scan_every)
+                        .max(Duration::from_secs(1));
+                    wake = tokio::time::Instant::now() + until;
+                }
+            }
+        }
+    }
+
+    /// Schedule every due recipient; return the earliest future retry time.
+    async fn scan(self: &Arc<Self>) -> Option<u64> {
+        let all = match self.store.list().await {
+            Ok(all) => all,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list the queue");
+                return None;
+            }
+        };
+        let t = now();
+        let mut earliest: Option<u64> = None;
+        for m in all {
+            for (r, s) in m.envelope.recipients.iter().zip(&m.state.recipients) {
+                if r.destination == Destination::Remote
+                    && s.status == DeliveryStatus::Queued
+                    && let Some(n) = s.next_attempt
+                    && n > t
+                {
+                    earliest = Some(earliest.map_or(n, |e| e.min(n)));
+                }
+            }
+            Arc::clone(self).schedule(m, None);
+        }
+        earliest
+    }
+
+    fn schedule(self: Arc<Self>, m: QueuedMessage, data: Option<Arc<[u8]>>) {
+        let t = now();
+        let due = due_remote(&m, t);
+        if due.is_empty() {
+            return;
+        }
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            for i in due {
+                if !inflight.insert((m.envelope.id, i)) {
+                    continue;
+                }
+                let domain = domain_of(&m.envelope.recipients[i].address);
+                match groups.iter_mut().find(|(d, _)| *d == domain) {
+                    Some((_, list)) => list.push(i),
+                    None => groups.push((domain, vec![i])),
+                }
+            }
+        }
+        let m = Arc::new(m);
+        for (domain, indices) in groups {
+            let agent = Arc::clone(&self);
+            let m = Arc::clone(&m);
+            let data = data.clone();
+            tokio::spawn(async move {
+                agent.deliver_group(&m, &domain, &indices, data).await;
+                let mut inflight = agent.inflight.lock().unwrap_or_else(|e| e.into_inner());
+                for i in &indices {
+                    inflight.remove(&(m.envelope.id, *i));
+                }
+            });
+        }
+    }
+
+    fn domain_semaphore(&self, domain: &str) -> Arc<Semaphore> {
+        let mut map = self.per_domain.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(
+            map.entry(domain.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.config.max_per_domain.max(1)))),
+        )
+    }
+
+    async fn deliver_group(
+        &self,
+        m: &QueuedMessage,
+        domain: &str,
+        indices: &[usize],
+        data: Option<Arc<[u8]>>,
+    ) {
+        let id = m.envelope.id;
+        let Ok(_global) = self.global.acquire().await else {
+            return;
+        };
+        let domain_slots = self.domain_semaphore(domain);
+        let Ok(_slot) = domain_slots.acquire().await else {
+            return;
+        };
+        let data: Arc<[u8]> = match data {
+            Some(d) => d,
+            None => match self.store.read_data(id).await {
+                Ok(d) => d.into(),
+                Err(e) => {
+                    tracing::error!(queue_id = %id, error = %e, "cannot read queued message for delivery");
+                    return;
+                }
+            },
+        };
+        let recipients: Vec<String> = indices
+            .iter()
+            .map(|&i| m.envelope.recipients[i].address.clone())
+            .collect();
+        let mut client = self.config.client.clone();
+        if let Some(policy) = self.config.tls_per_domain.get(domain) {
+            client.tls = *policy;
+        }
+        let report = deliver(
+            self.lookup.as_ref(),
+            &client,
+            domain,
+            Envelope {
+                mail_from: &m.envelope.sender,
+                recipients: &recipients,
+            },
+            &data,
+        )
+        .await;
+
+        let t = now();
+        let mut updates = Vec::with_capacity(indices.len());
+        let mut bounced = Vec::new();
+        for ((&i, address), outcome) in indices.iter().zip(&recipients).zip(&report.recipients) {
+            let mut st: RecipientState = m.state.recipients[i].clone();
+            st.attempts += 1;
+            match outcome {
+                RecipientOutcome::Delivered { reply } => {
+                    st.status = DeliveryStatus::Delivered;
+                    st.last_reply = Some(reply.clone());
+                    st.next_attempt = None;
+                    tracing::info!(queue_id = %id, recipient = %address, host = ?report.remote_host, outcome = "delivered", reply = %reply, "remote delivery");
+                }
+                RecipientOutcome::Failed {
+                    status,
+                    reason,
+                    remote,
+                } => {
+                    st.status = DeliveryStatus::Failed;
+                    st.last_reply = Some(reason.clone());
+                    st.next_attempt = None;
+                    tracing::warn!(queue_id = %id, recipient = %address, host = ?report.remote_host, outcome = "failed", status = %status, reason = %reason, "remote delivery");
+                    bounced.push(DsnRecipient {
+                        recipient: address.clone(),
+                        action: Action::Failed,
+                        status: status.clone(),
+                        diagnostic: remote.then(|| reason.clone()),
+                        reason: reason.clone(),
+                        remote_mta: report.remote_host.clone(),
+                        last_attempt: Some(datetime(t)),
+                        will_retry_until: None,
+                    });
+                }
+                RecipientOutcome::Deferred { status, reason } => {
+                    st.last_reply = Some(reason.clone());
+                    let arrival = UNIX_EPOCH + Duration::from_secs(m.envelope.received_at);
+                    let now_time = UNIX_EPOCH + Duration::from_secs(t);
+                    match self.config.retry.next(st.attempts, arrival, now_time) {
+                        NextStep::RetryAt(at) => {
+                            let at = at
+                                .duration_since(UNIX_EPOCH)
+                                .map(|d| d.as_secs())
+                                .unwrap_or(t);
+                            st.next_attempt = Some(at);
+                            tracing::info!(queue_id = %id, recipient = %address, outcome = "deferred", status = %status, reason = %reason, retry_in_s = at.saturating_sub(t), "remote delivery");
+                        }
+                        NextStep::GiveUp => {
+                            st.status = DeliveryStatus::Failed;
+                            st.next_attempt = None;
+                            let days = self.config.retry.lifetime.as_secs() / 86_400;
+                            tracing::warn!(queue_id = %id, recipient = %address, outcome = "expired", reason = %reason, "remote delivery");
+                            // RFC 3463 §3.5: X.4.7 delivery time expired.
+                            bounced.push(DsnRecipient {
+                                recipient: address.clone(),
+                                action: Action::Failed,
+                                status: "4.4.7".into(),
+                                diagnostic: None,
+                                reason: format!("gave up after {days} days of temporary failures; the last one: {reason}"),
+                                remote_mta: report.remote_host.clone(),
+                                last_attempt: Some(datetime(t)),
+                                will_retry_until: None,
+                            });
+                        }
+                    }
+                }
+            }
+            updates.push((i, st));
+        }
+        if let Err(e) = self.store.update_recipients(id, updates).await {
+            tracing::error!(queue_id = %id, error = %e, "cannot record delivery outcome");
+            return;
+        }
+        if !bounced.is_empty() {
+            self.bounce(m, &data, &bounced).await;
+        }
+    }
+
+    /// Queue one notification for the failed recipients (never for a null sender).
+    async fn bounce(&self, m: &QueuedMessage, data: &[u8], recipients: &[DsnRecipient]) {
+        let sender = &m.envelope.sender;
+        let id = m.envelope.id;
+        let report = Dsn {
+            reporting_mta: &self.config.hostname,
+            to: sender,
+            arrival: datetime(m.envelope.received_at),
+            queue_id: &id.to_string(),
+            recipients,
+            original: data,
+        };
+        // RFC 5321 §4.5.5 / §6.1: no notification about a notification.
+        let Some(message) = dsn::build(&report, Utc::now()) else {
+            tracing::info!(queue_id = %id, "no notification: the sender is null");
+            return;
+        };
+        let destination = (self.bounce_route)(sender);
+        let envelope = QueueEnvelope {
+            id: QueueId::generate(),
+            sender: String::new(),
+            recipients: vec![Recipient {
+                address: sender.clone(),
+                original: None,
+                destination: destination.clone(),
+            }],
+            received_at: now(),
+            client_ip: None,
+            helo: self.config.hostname.clone(),
+            auth_user: None,
+            smtputf8: !sender.is_ascii(),
+            eight_bit: false,
+        };
+        let dsn_id = envelope.id;
+        let data: Arc<[u8]> = message.into();
+        match self.store.enqueue(envelope, Arc::clone(&data)).await {
+            Ok(()) => {
+                tracing::info!(queue_id = %id, dsn_queue_id = %dsn_id, to = %sender, "delivery status notification queued");
+                match destination {
+                    Destination::Remote => {
+                        let _ = self.notify.send((dsn_id, Some(data)));
+                    }
+                    Destination::Mailbox(_) => {
+                        if let Some(local) = &self.local {
+                            local.notify(dsn_id, Some(data));
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::error!(queue_id = %id, error = %e, "cannot queue the notification"),
+        }
+    }
+}

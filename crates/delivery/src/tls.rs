@@ -1,0 +1,106 @@
+//! TLS for outbound SMTP (RFC 3207 STARTTLS).
+//!
+//! Opportunistic TLS (RFC 7435) encrypts without authenticating: a mail server's
+//! certificate is usually self-signed or for another name, and refusing it would only
+//! push the message to cleartext. So the default verifier accepts any certificate but
+//! still checks the handshake signatures (the peer must hold the key of the certificate
+//! it showed). `verify` mode checks the chain against the system's trust anchors and the
+//! MX host name, for domains configured to require it.
+
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+/// Accepts any certificate; verifies handshake signatures with the provider's algorithms.
+#[derive(Debug)]
+struct Unauthenticated {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Unauthenticated {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// A client configuration for opportunistic TLS (no certificate authentication).
+pub(crate) fn opportunistic() -> Arc<ClientConfig> {
+    let provider = provider();
+    let config = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("aws-lc-rs supports the default protocol versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Unauthenticated { provider }))
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// A client configuration that authenticates servers against `roots`.
+pub(crate) fn verified(roots: RootCertStore) -> Arc<ClientConfig> {
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("aws-lc-rs supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// The system's trust anchors (Debian's ca-certificates bundle).
+pub(crate) fn system_roots() -> RootCertStore {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = RootCertStore::empty();
+    if let Ok(iter) = CertificateDer::pem_file_iter("/etc/ssl/certs/ca-certificates.crt") {
+        for cert in iter.flatten() {
+            let _ = roots.add(cert);
+        }
+    }
+    roots
+}

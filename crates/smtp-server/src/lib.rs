@@ -1,0 +1,89 @@
+//! Sendwell's SMTP server: it takes mail in, from other servers for our own domains
+//! (MX) and from our own users for anywhere (submission), and puts it in the queue.
+//!
+//! Three listener kinds ([`ListenerKind`]):
+//! - MX (RFC 5321; port 25): mail for the local domains' mailboxes and aliases, from
+//!   anyone. Anything else is relaying and refused (554 5.7.1) unless the client has
+//!   authenticated.
+//! - submission (RFC 6409; port 587) with STARTTLS (RFC 3207), and submissions
+//!   (RFC 8314; port 465) with TLS from the first byte: authentication first (AUTH
+//!   PLAIN/LOGIN, RFC 4954, only under TLS), then mail to anywhere, from the
+//!   addresses the user may use.
+//!
+//! The folder is the table of contents: [`session`] holds one file per command
+//! group; [`wire`] the buffered connection (what STARTTLS must throw away);
+//! [`policy`] who may send what to whom (the relay rules); [`auth`] accounts and
+//! failed-login limits; [`headers`] the Received, Date and Message-ID fields;
+//! [`tls`] the rustls setup; [`listener`] the accept loops and connection limits.
+//!
+//! Design decision: the server is generic over [`sendwell_queue::QueueStore`], so the
+//! queue's backend can change without touching it; a message is acknowledged (250)
+//! only after the store says it is durable.
+
+#![warn(missing_docs, clippy::print_stdout, clippy::dbg_macro)]
+
+pub mod auth;
+pub mod headers;
+pub mod listener;
+pub mod policy;
+pub mod session;
+pub mod tls;
+pub mod wire;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use listener::{ListenerKind, serve};
+
+use sendwell_config::Config;
+use sendwell_queue::QueueStore;
+use sendwell_queue::local::LocalDelivery;
+
+/// Everything a session needs, shared by all sessions.
+pub struct Context<S> {
+    /// Our host name (greeting, EHLO, Received).
+    pub hostname: String,
+    /// Limits and protocol choices from the config.
+    pub config: Config,
+    /// The local domains, mailboxes and aliases: the relay rules.
+    pub directory: policy::Directory,
+    /// The accounts (users.toml, read again when it changes).
+    pub accounts: auth::Accounts,
+    /// Failed-login counters.
+    pub logins: auth::LoginLimiter,
+    /// TLS for STARTTLS and submissions; `None` offers no TLS (then no AUTH either).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The queue.
+    pub store: S,
+    /// The local delivery agent, told about each message with local recipients.
+    pub local: Option<LocalDelivery>,
+    /// Connection counters.
+    pub connections: listener::Connections,
+}
+
+impl<S: QueueStore + Clone> Context<S> {
+    /// Build the context from a loaded config. `dir` is the Sendwell directory (for
+    /// users.toml).
+    pub fn new(
+        config: Config,
+        dir: PathBuf,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        store: S,
+        local: Option<LocalDelivery>,
+    ) -> Arc<Self> {
+        Arc::new(Context {
+            hostname: config.hostname.clone(),
+            directory: policy::Directory::from_config(&config),
+            accounts: auth::Accounts::new(dir),
+            logins: auth::LoginLimiter::new(&config.auth),
+            tls,
+            store,
+            local,
+            connections: listener::Connections::new(
+                config.limits.max_connections,
+                config.limits.max_connections_per_ip,
+            ),
+            config,
+        })
+    }
+}

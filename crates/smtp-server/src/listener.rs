@@ -1,0 +1,207 @@
+//! Accept loops and connection limits.
+//!
+//! Each listening socket runs one accept loop; each connection its own task. Before
+//! a session starts, the connection is counted against the total and per-IP limits;
+//! over a limit it gets one 421 line and is closed (RFC 5321 §3.8: 421 "Service not
+//! available, closing transmission channel").
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+use sendwell_queue::QueueStore;
+use sendwell_smtp::enhanced::EnhancedStatusCode as E;
+use sendwell_smtp::{Reply, ReplyCode as C};
+
+use crate::Context;
+use crate::session::Session;
+use crate::wire::{Conn, Wire};
+
+/// What a listening socket is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// Mail from other servers for our domains (port 25).
+    Mx,
+    /// Submission with STARTTLS (port 587, RFC 6409).
+    Submission,
+    /// Submission over implicit TLS (port 465, RFC 8314).
+    Submissions,
+}
+
+impl ListenerKind {
+    /// A short name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            ListenerKind::Mx => "mx",
+            ListenerKind::Submission => "submission",
+            ListenerKind::Submissions => "submissions",
+        }
+    }
+
+    /// Submission listeners require AUTH before MAIL (RFC 6409 §4.3).
+    pub fn requires_auth(self) -> bool {
+        !matches!(self, ListenerKind::Mx)
+    }
+}
+
+/// Open-connection counters.
+pub struct Connections {
+    max_total: usize,
+    max_per_ip: usize,
+    state: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// Why a connection was turned away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Over `max_connections`.
+    Total,
+    /// Over `max_connections_per_ip`.
+    PerIp,
+}
+
+/// Holds one connection's place; released on drop.
+pub struct Slot<'a> {
+    connections: &'a Connections,
+    ip: IpAddr,
+}
+
+impl Connections {
+    /// Counters with these limits.
+    pub fn new(max_total: usize, max_per_ip: usize) -> Self {
+        Connections {
+            max_total,
+            max_per_ip,
+            state: Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    /// Take a place for a connection from `ip`.
+    pub fn acquire(&self, ip: IpAddr) -> Result<Slot<'_>, Refusal> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.0 >= self.max_total {
+            return Err(Refusal::Total);
+        }
+        let n = s.1.entry(ip).or_insert(0);
+        if *n >= self.max_per_ip {
+            return Err(Refusal::PerIp);
+        }
+        *n += 1;
+        s.0 += 1;
+        Ok(Slot {
+            connections: self,
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut s = self
+            .connections
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        s.0 = s.0.saturating_sub(1);
+        if let Some(n) = s.1.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                s.1.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Run accept loops on every listener until `shutdown` completes.
+pub async fn serve<S: QueueStore + Clone>(
+    ctx: Arc<Context<S>>,
+    listeners: Vec<(ListenerKind, TcpListener)>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (kind, listener) in listeners {
+        let ctx = Arc::clone(&ctx);
+        tasks.spawn(accept_loop(ctx, kind, listener));
+    }
+    shutdown.await;
+    tasks.abort_all();
+}
+
+async fn accept_loop<S: QueueStore + Clone>(
+    ctx: Arc<Context<S>>,
+    kind: ListenerKind,
+    listener: TcpListener,
+) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a moment, keep serving.
+                tracing::warn!(listener = kind.name(), error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let ctx = Arc::clone(&ctx);
+        tokio::spawn(async move {
+            connection(ctx, kind, stream, peer.ip()).await;
+        });
+    }
+}
+
+async fn connection<S: QueueStore + Clone>(
+    ctx: Arc<Context<S>>,
+    kind: ListenerKind,
+    mut stream: TcpStream,
+    ip: IpAddr,
+) {
+    let slot = match ctx.connections.acquire(ip) {
+        Ok(s) => s,
+        Err(r) => {
+            let reply = match r {
+                Refusal::Total => Reply::new(
+                    C::C421_SERVICE_NOT_AVAILABLE,
+                    E::S4_4_5_SYSTEM_CONGESTION.with_class(4),
+                    format!("{} Too many connections; try again later", ctx.hostname),
+                ),
+                Refusal::PerIp => Reply::new(
+                    C::C421_SERVICE_NOT_AVAILABLE,
+                    E::S4_7_0_SECURITY,
+                    format!("{} Too many connections from your address", ctx.hostname),
+                ),
+            };
+            tracing::info!(listener = kind.name(), client = %ip, refusal = ?r, "connection refused");
+            let _ = stream.write_all(reply.to_string().as_bytes()).await;
+            let _ = stream.shutdown().await;
+            return;
+        }
+    };
+    let conn = if kind == ListenerKind::Submissions {
+        // RFC 8314 §3.3: TLS from the first byte.
+        let Some(acceptor) = ctx.tls.clone() else {
+            return;
+        };
+        let timeout = Duration::from_secs(ctx.config.limits.command_timeout_secs);
+        match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => Conn::Tls(Box::new(tls)),
+            Ok(Err(e)) => {
+                tracing::info!(listener = kind.name(), client = %ip, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::info!(listener = kind.name(), client = %ip, "TLS handshake timed out");
+                return;
+            }
+        }
+    } else {
+        Conn::Plain(stream)
+    };
+    let mut session = Session::new(Arc::clone(&ctx), kind, ip, Wire::new(conn));
+    session.run().await;
+    drop(slot);
+}

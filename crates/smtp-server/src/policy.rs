@@ -1,0 +1,263 @@
+//! Who may send what to whom: the rules that keep Sendwell from ever being an open
+//! relay.
+//!
+//! An open relay accepts mail from anyone for anywhere and becomes a spam cannon.
+//! RFC 5321 §3.6.2 leaves relaying to the server's policy; ours:
+//!
+//! - Anyone may send to the *local* addresses: postmaster@ of every local domain and
+//!   the bare `<Postmaster>` (RFC 5321 §4.5.1 "MUST" accept; any case), the configured
+//!   mailboxes and aliases. An unknown local address gets 550 5.1.1.
+//! - Only an authenticated client may send to any other address; otherwise 554 5.7.1.
+//! - The old relay tricks are refused as relaying, whoever asks: a local part that
+//!   routes on (`user%other@local`, `other!user@local`, `"user@other"@local`),
+//!   an unqualified name (`<user>`), an address literal (`user@[192.0.2.1]`). A
+//!   source route (`<@local:user@remote>`) is ignored as RFC 5321 §4.1.1.3 asks, so the
+//!   decision is made on the final mailbox (`user@remote`): relaying.
+//!
+//! Local parts are matched without regard to case (RFC 5321 §2.4 lets the server
+//! decide; mixed-case duplicates of a mailbox would only confuse people).
+
+use std::collections::{HashMap, HashSet};
+
+use sendwell_config::Config;
+use sendwell_queue::{Destination, Recipient};
+use sendwell_smtp::enhanced::EnhancedStatusCode as E;
+use sendwell_smtp::{ForwardPath, Mailbox, Reply, ReplyCode as C};
+
+/// How deep aliases may point to aliases.
+const MAX_ALIAS_DEPTH: usize = 8;
+
+/// The local domains and addresses.
+#[derive(Clone, Debug, Default)]
+pub struct Directory {
+    domains: HashSet<String>,
+    primary: String,
+    mailboxes: HashSet<String>,
+    aliases: HashMap<String, Vec<String>>,
+}
+
+/// The answer to one RCPT.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RcptDecision {
+    /// Accept; the recipients to queue (more than one for an alias).
+    Accept(Vec<Recipient>),
+    /// Refuse with this reply.
+    Refuse(Reply),
+}
+
+fn relay_denied(why: &str) -> RcptDecision {
+    // RFC 5321 §3.6.2; RFC 3463 X.7.1 "Delivery not authorized, message refused".
+    RcptDecision::Refuse(Reply::new(
+        C::C554_TRANSACTION_FAILED,
+        E::S5_7_1_DELIVERY_NOT_AUTHORIZED,
+        format!("Relay access denied: {why}"),
+    ))
+}
+
+impl Directory {
+    /// The directory a config describes.
+    pub fn from_config(config: &Config) -> Self {
+        let lower = |s: &str| s.to_ascii_lowercase();
+        let mut aliases = HashMap::new();
+        for a in &config.aliases {
+            aliases.insert(lower(&a.address), a.to.iter().map(|t| lower(t)).collect());
+        }
+        Directory {
+            domains: config.domains.iter().map(|d| lower(&d.name)).collect(),
+            primary: config
+                .domains
+                .first()
+                .map(|d| lower(&d.name))
+                .unwrap_or_default(),
+            mailboxes: config.mailboxes.iter().map(|m| lower(&m.address)).collect(),
+            aliases,
+        }
+    }
+
+    /// True for one of our domains (case-insensitive).
+    pub fn is_local_domain(&self, domain: &str) -> bool {
+        self.domains.contains(&domain.to_ascii_lowercase())
+    }
+
+    /// The first configured domain (for the bare `<Postmaster>`).
+    pub fn primary_domain(&self) -> &str {
+        &self.primary
+    }
+
+    /// Decide one RCPT. `authenticated` is true once AUTH succeeded in this session.
+    pub fn decide(&self, to: &ForwardPath, authenticated: bool) -> RcptDecision {
+        let mailbox = match to {
+            // RFC 5321 §4.1.1.3: "<Postmaster>" without a domain is ours.
+            ForwardPath::Postmaster => {
+                return self.local(&format!("postmaster@{}", self.primary), None);
+            }
+            ForwardPath::Path(p) => &p.mailbox,
+        };
+        let Some(domain) = mailbox.domain_name() else {
+            return relay_denied("address literals are not accepted as recipients");
+        };
+        let domain = domain.to_lowercase();
+        if self.is_local_domain(&domain) {
+            let value = mailbox.local_part.value();
+            // The %-hack, bang paths and quoted @ route on to another host: relaying
+            // disguised as a local address.
+            if value.contains(['%', '!', '@']) {
+                return relay_denied("routing characters in a local part");
+            }
+            let address = format!("{}@{domain}", value.to_ascii_lowercase());
+            return self.local(&address, Some(mailbox));
+        }
+        if authenticated {
+            RcptDecision::Accept(vec![Recipient {
+                address: mailbox.to_string(),
+                original: None,
+                destination: Destination::Remote,
+            }])
+        } else {
+            relay_denied("authentication required to send to other domains")
+        }
+    }
+
+    /// A local address (lower case): a mailbox, an alias, postmaster, or unknown.
+    fn local(&self, address: &str, given: Option<&Mailbox>) -> RcptDecision {
+        let mut out = Vec::new();
+        if !self.expand(address, 0, &mut out) {
+            return RcptDecision::Refuse(Reply::new(
+                C::C550_MAILBOX_UNAVAILABLE,
+                E::S5_1_1_BAD_DESTINATION_MAILBOX,
+                format!(
+                    "No such user here: <{}>",
+                    given
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| address.to_string())
+                ),
+            ));
+        }
+        let original = given.map(|m| m.to_string());
+        for r in &mut out {
+            if original.as_deref() != Some(r.address.as_str()) {
+                r.original = original.clone().or_else(|| Some(address.to_string()));
+            }
+        }
+        out.dedup_by(|a, b| a.address == b.address);
+        RcptDecision::Accept(out)
+    }
+
+    /// Expand a lower-case local address into recipients; false if it does not exist.
+    fn expand(&self, address: &str, depth: usize, out: &mut Vec<Recipient>) -> bool {
+        if let Some(targets) = self.aliases.get(address)
+            && depth < MAX_ALIAS_DEPTH
+        {
+            for t in targets {
+                let local = t
+                    .rsplit_once('@')
+                    .is_some_and(|(_, d)| self.is_local_domain(d));
+                if local {
+                    if !self.expand(t, depth + 1, out) {
+                        // An alias pointing at a local address that does not exist
+                        // still delivers: to a Maildir of that name.
+                        out.push(Recipient {
+                            address: t.clone(),
+                            original: None,
+                            destination: Destination::Mailbox(t.clone()),
+                        });
+                    }
+                } else {
+                    out.push(Recipient {
+                        address: t.clone(),
+                        original: None,
+                        destination: Destination::Remote,
+                    });
+                }
+            }
+            return true;
+        }
+        let is_postmaster = address
+            .split_once('@')
+            .is_some_and(|(l, _)| l == "postmaster");
+        // RFC 5321 §4.5.1: postmaster@ every domain we accept mail for, always.
+        if self.mailboxes.contains(address) || is_postmaster {
+            out.push(Recipient {
+                address: address.to_string(),
+                original: None,
+                destination: Destination::Mailbox(address.to_string()),
+            });
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> Directory {
+        let mut c = sendwell_config::example::example();
+        c.aliases.push(sendwell_config::Alias {
+            address: "fwd@example.test".into(),
+            to: vec!["someone@elsewhere.test".into(), "abuse@example.test".into()],
+        });
+        Directory::from_config(&c)
+    }
+
+    fn rcpt(s: &str) -> ForwardPath {
+        ForwardPath::parse_prefix(s).unwrap().0
+    }
+
+    fn code(d: RcptDecision) -> u16 {
+        match d {
+            RcptDecision::Accept(_) => 250,
+            RcptDecision::Refuse(r) => r.code.get(),
+        }
+    }
+
+    #[test]
+    fn local_addresses() {
+        let d = dir();
+        for ok in [
+            "<postmaster@example.test>",
+            "<PostMaster@EXAMPLE.test>",
+            "<Postmaster>",
+            "<\"postmaster\"@example.test>",
+            "<abuse@example.test>",
+            "<no-reply@example.test>",
+            "<dmarc-reports@example.test>",
+            "<info@example.test>",
+            "<@elsewhere.test:abuse@example.test>",
+        ] {
+            assert_eq!(code(d.decide(&rcpt(ok), false)), 250, "{ok}");
+        }
+        assert_eq!(code(d.decide(&rcpt("<nobody@example.test>"), false)), 550);
+        match d.decide(&rcpt("<fwd@example.test>"), false) {
+            RcptDecision::Accept(rs) => {
+                assert_eq!(rs.len(), 2);
+                assert_eq!(rs[0].destination, Destination::Remote);
+                assert_eq!(rs[0].original.as_deref(), Some("fwd@example.test"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn relay_tricks_are_refused() {
+        let d = dir();
+        for trick in [
+            "<user@elsewhere.test>",
+            "<user%elsewhere.test@example.test>",
+            "<elsewhere.test!user@example.test>",
+            "<\"user@elsewhere.test\"@example.test>",
+            "<@example.test:user@elsewhere.test>",
+            "<user@[127.0.0.1]>",
+            "<user@[IPv6:::1]>",
+            "<postmaster@elsewhere.test>",
+        ] {
+            assert_eq!(code(d.decide(&rcpt(trick), false)), 554, "{trick}");
+        }
+        assert_eq!(code(d.decide(&rcpt("<user@elsewhere.test>"), true)), 250);
+        assert_eq!(
+            code(d.decide(&rcpt("<user%elsewhere.test@example.test>"), true)),
+            554
+        );
+    }
+}

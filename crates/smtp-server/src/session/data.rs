@@ -1,0 +1,334 @@
+//! DATA (RFC 5321 §4.1.1.4) and BDAT (RFC 3030): receiving the message, judging it,
+//! adding our header fields, and storing it durably before the 250.
+//!
+//! The DATA text goes through [`sendwell_smtp::DataReader`], which ends the message
+//! only at `<CRLF>.<CRLF>` (the SMTP-smuggling defence) and reports bare CR/LF, long
+//! lines and oversize. Whatever follows the terminator stays in the read buffer: it
+//! is the client's next pipelined command (RFC 2920).
+//!
+//! Every transaction ends in one structured log line with the queue id, the client,
+//! the sender, the recipients and the outcome.
+
+use std::sync::Arc;
+
+use sendwell_queue::{Destination, Envelope, QueueStore};
+use sendwell_smtp::enhanced::EnhancedStatusCode as E;
+use sendwell_smtp::{BareLineEndings, DataEnd, DataReader, DataVerdict, Reply, ReplyCode as C};
+
+use super::{Flow, ReadError, Session, Transaction};
+use crate::headers::{self, ReceivedInfo};
+
+impl<S: QueueStore + Clone> Session<S> {
+    fn reader(&self, dot: bool) -> DataReader {
+        let c = &self.ctx.config;
+        let policy = match c.smtp.bare_line_endings {
+            sendwell_config::BareLineEndings::Reject => BareLineEndings::Reject,
+            sendwell_config::BareLineEndings::Normalize => BareLineEndings::Normalize,
+        };
+        if dot {
+            DataReader::data(policy, c.limits.max_message_size, c.limits.max_text_line)
+        } else {
+            DataReader::chunks(policy, c.limits.max_message_size, c.limits.max_text_line)
+        }
+    }
+
+    /// The sequence check shared by DATA and BDAT: a transaction with a recipient.
+    fn ready_for_data(&mut self) -> bool {
+        match &self.tx {
+            None => {
+                // RFC 5321 §3.3: DATA needs MAIL and RCPT first.
+                self.refuse(Reply::new(
+                    C::C503_BAD_SEQUENCE,
+                    E::S5_5_1_INVALID_COMMAND,
+                    "Need MAIL and RCPT before the message",
+                ));
+                false
+            }
+            Some(tx) if tx.recipients.is_empty() => {
+                // RFC 5321 §3.3: "no valid recipients" (554).
+                self.refuse(Reply::new(
+                    C::C554_TRANSACTION_FAILED,
+                    E::S5_5_1_INVALID_COMMAND,
+                    "No valid recipients",
+                ));
+                false
+            }
+            Some(_) => true,
+        }
+    }
+
+    pub(super) async fn data(&mut self) -> Flow {
+        if !self.ready_for_data() {
+            return Flow::Continue;
+        }
+        self.reply(Reply::plain(
+            C::C354_START_MAIL_INPUT,
+            "Start mail input; end with <CRLF>.<CRLF>",
+        ));
+        let mut reader = self.reader(true);
+        let expected = self
+            .tx
+            .as_ref()
+            .and_then(|t| t.params.size)
+            .unwrap_or(0)
+            .min(self.ctx.config.limits.max_message_size)
+            .min(16 * 1024 * 1024) as usize;
+        let mut body = Vec::with_capacity(expected.max(8 * 1024));
+        let end = loop {
+            let (used, end) = reader.feed(self.wire.buffered(), &mut body);
+            self.wire.consume(used);
+            if let Some(end) = end {
+                break end;
+            }
+            match self.fill().await {
+                Ok(0) | Err(ReadError::Closed) => return self.lost_in_data(),
+                Ok(_) => {}
+                Err(ReadError::Timeout) => {
+                    self.timeout_reply();
+                    return self.lost_in_data();
+                }
+            }
+        };
+        self.finish(end, body).await;
+        Flow::Continue
+    }
+
+    pub(super) async fn bdat(&mut self, size: u64, last: bool) -> Flow {
+        // RFC 3030 §2: the chunk follows the command line whatever the answer, so it
+        // is read (or skipped) before any reply.
+        let ok = self.ctx.config.smtp.chunking && self.ready_for_data();
+        let mut reader_and_body = if ok {
+            let fresh = (self.reader(false), Vec::with_capacity(8 * 1024));
+            self.tx
+                .as_mut()
+                .and_then(|t| t.bdat.take())
+                .unwrap_or(fresh)
+        } else {
+            // Read into nothing: a reader that keeps no content.
+            (self.reader(false), Vec::new())
+        };
+        let mut remaining = size;
+        while remaining > 0 {
+            if self.wire.buffered().is_empty() {
+                match self.fill().await {
+                    Ok(0) | Err(ReadError::Closed) => return self.lost_in_data(),
+                    Ok(_) => {}
+                    Err(ReadError::Timeout) => {
+                        self.timeout_reply();
+                        return self.lost_in_data();
+                    }
+                }
+            }
+            let take = (self.wire.buffered().len() as u64).min(remaining) as usize;
+            let (reader, body) = &mut reader_and_body;
+            if ok {
+                reader.feed(&self.wire.buffered()[..take], body);
+            }
+            self.wire.consume(take);
+            remaining -= take as u64;
+        }
+        if !ok {
+            if !self.ctx.config.smtp.chunking {
+                // ready_for_data did not run; CHUNKING is simply not offered.
+                self.refuse(Reply::new(
+                    C::C502_COMMAND_NOT_IMPLEMENTED,
+                    E::S5_5_1_INVALID_COMMAND,
+                    "BDAT is not offered here",
+                ));
+            }
+            return Flow::Continue;
+        }
+        let (mut reader, mut body) = reader_and_body;
+        if !last {
+            let received = reader.size();
+            if let Some(tx) = self.tx.as_mut() {
+                tx.bdat = Some((reader, body));
+            }
+            self.reply(Reply::new(
+                C::C250_OK,
+                E::S2_0_0_OK,
+                format!("{size} octets received ({received} so far)"),
+            ));
+            return Flow::Continue;
+        }
+        let end = reader.finish_chunks(&mut body);
+        self.finish(end, body).await;
+        Flow::Continue
+    }
+
+    /// The connection ended or timed out inside the message: nothing was accepted.
+    fn lost_in_data(&mut self) -> Flow {
+        if let Some(tx) = self.tx.take() {
+            tracing::info!(queue_id = %tx.id, client = %self.ip, sender = %tx.sender, recipients = ?tx.given,
+                outcome = "aborted", "connection lost during message data");
+        }
+        Flow::Close
+    }
+
+    /// Judge the received message, add our fields, store it, answer.
+    async fn finish(&mut self, end: DataEnd, body: Vec<u8>) {
+        let Some(tx) = self.tx.take() else {
+            return;
+        };
+        let limits = &self.ctx.config.limits;
+        let refusal = match end.verdict {
+            DataVerdict::Accept => None,
+            // RFC 1870 §6.3 / RFC 5321 §4.5.3.1.10: 552 for too much mail data.
+            DataVerdict::TooBig => Some(Reply::new(
+                C::C552_STORAGE_EXCEEDED,
+                E::S5_3_4_MESSAGE_TOO_BIG,
+                format!(
+                    "Message too big (at most {} octets)",
+                    limits.max_message_size
+                ),
+            )),
+            // RFC 5321 §4.5.3.1.6 and §4.2.4: "500 Line too long".
+            DataVerdict::LineTooLong => Some(Reply::new(
+                C::C500_SYNTAX_ERROR,
+                E::S5_5_2_SYNTAX_ERROR,
+                format!("Line too long (at most {} octets)", limits.max_text_line),
+            )),
+            // RFC 5321 §2.3.8: CR and LF "MUST only occur together as CRLF".
+            DataVerdict::BareLf | DataVerdict::BareCr => Some(Reply::new(
+                C::C554_TRANSACTION_FAILED,
+                E::S5_6_0_MEDIA_ERROR,
+                format!(
+                    "Message refused: bare {} in the data (RFC 5321 §2.3.8)",
+                    if end.verdict == DataVerdict::BareLf {
+                        "LF"
+                    } else {
+                        "CR"
+                    }
+                ),
+            )),
+        };
+        let scan = headers::scan(&body);
+        let refusal = refusal.or_else(|| self.header_from_refusal(&scan.from));
+        if let Some(reply) = refusal {
+            tracing::info!(queue_id = %tx.id, client = %self.ip, sender = %tx.sender, recipients = ?tx.given,
+                size = end.size, outcome = "rejected", reply = %reply.text(), "message refused");
+            self.refuse(reply);
+            return;
+        }
+        let message = self.stamp(&tx, body, &scan);
+        self.store(tx, message).await;
+    }
+
+    /// For submitted mail: every From: address must be one the user may send as
+    /// (550 5.7.1, like MAIL FROM).
+    fn header_from_refusal(&self, from: &[String]) -> Option<Reply> {
+        let user = self.user.as_ref()?;
+        let bad = from.iter().find(|a| !user.may_send_as(a))?;
+        Some(Reply::new(
+            C::C550_MAILBOX_UNAVAILABLE,
+            E::S5_7_1_DELIVERY_NOT_AUTHORIZED,
+            format!(
+                "From: header address <{bad}> is not one {} may send as",
+                user.address
+            ),
+        ))
+    }
+
+    /// Prepend Received, and for submitted mail Date and Message-ID when missing.
+    fn stamp(&self, tx: &Transaction, body: Vec<u8>, scan: &headers::HeaderScan) -> Vec<u8> {
+        let now = headers::now();
+        let id = tx.id.to_string();
+        let helo = self.helo.clone().unwrap_or_default();
+        let for_recipient = (tx.given.len() == 1).then(|| {
+            tx.given[0]
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        });
+        let received = headers::received(&ReceivedInfo {
+            helo: &helo,
+            client_ip: self.ip,
+            hostname: &self.ctx.hostname,
+            esmtp: self.esmtp,
+            tls: self.tls.as_deref(),
+            authenticated: self.authenticated(),
+            smtputf8: tx.params.smtputf8,
+            queue_id: &id,
+            for_recipient: for_recipient.as_deref(),
+            time: now,
+        });
+        let mut out = Vec::with_capacity(received.len() + body.len() + 128);
+        out.extend_from_slice(received.as_bytes());
+        if self.authenticated() {
+            // RFC 6409 §8.3: the MSA may add a missing Date; §8.2: Message-ID.
+            if !scan.has_date {
+                out.extend_from_slice(
+                    format!("Date: {}\r\n", headers::rfc5322_date(now)).as_bytes(),
+                );
+            }
+            if !scan.has_message_id {
+                out.extend_from_slice(
+                    format!(
+                        "Message-ID: {}\r\n",
+                        headers::message_id(&id, &self.ctx.hostname)
+                    )
+                    .as_bytes(),
+                );
+            }
+        }
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Store durably, then answer 250 (or 451 when the queue failed).
+    async fn store(&mut self, tx: Transaction, message: Vec<u8>) {
+        let data: Arc<[u8]> = message.into();
+        let has_local = tx
+            .recipients
+            .iter()
+            .any(|r| matches!(r.destination, Destination::Mailbox(_)));
+        let envelope = Envelope {
+            id: tx.id,
+            sender: tx
+                .sender
+                .mailbox()
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
+            recipients: tx.recipients,
+            received_at: headers::now(),
+            client_ip: Some(self.ip),
+            helo: self.helo.clone().unwrap_or_default(),
+            auth_user: self.user.as_ref().map(|u| u.address.clone()),
+            smtputf8: tx.params.smtputf8,
+            eight_bit: tx.params.body == Some(sendwell_smtp::Body::EightBitMime),
+        };
+        let destinations: Vec<String> = envelope
+            .recipients
+            .iter()
+            .map(|r| r.address.clone())
+            .collect();
+        // Flush replies already due (pipelined RCPTs) so the client is not kept
+        // waiting on them while the disk syncs.
+        let _ = self.wire.flush().await;
+        match self.ctx.store.enqueue(envelope, Arc::clone(&data)).await {
+            Ok(()) => {
+                tracing::info!(queue_id = %tx.id, client = %self.ip, listener = self.kind.name(),
+                    user = self.user.as_ref().map(|u| u.address.as_str()).unwrap_or(""),
+                    tls = self.tls.is_some(), sender = %tx.sender, recipients = ?tx.given,
+                    deliver_to = ?destinations, size = data.len(), outcome = "queued", "message accepted");
+                if has_local && let Some(local) = &self.ctx.local {
+                    local.notify(tx.id, Some(data));
+                }
+                self.reply(Reply::new(
+                    C::C250_OK,
+                    E::S2_6_0_MESSAGE_ACCEPTED,
+                    format!("Message accepted, queued as {}", tx.id),
+                ));
+            }
+            Err(e) => {
+                tracing::error!(queue_id = %tx.id, client = %self.ip, sender = %tx.sender, recipients = ?tx.given,
+                    outcome = "deferred", error = %e, "queue write failed; message not accepted");
+                self.refuse(Reply::new(
+                    C::C451_LOCAL_ERROR,
+                    E::S4_3_0_MAIL_SYSTEM,
+                    "Local error in processing; try again later",
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! One SMTP session: the state of a conversation with one client, and the loop that
+//! reads a command, runs it and answers (RFC 5321 §4.1.4 "Order of Commands").
+//!
+//! One file per command group: [`greeting`] (EHLO, HELO), [`transaction`] (MAIL,
+//! RCPT, RSET), [`data`] (DATA, BDAT and storing the message), [`auth`] (AUTH),
+//! [`starttls`] (STARTTLS), [`misc`] (NOOP, HELP, VRFY, EXPN, QUIT).
+//!
+//! Limits live here: the command-line length (500 5.5.2), the errors per session and
+//! the commands without a transaction (421 4.7.0 and close), the wait for a command
+//! (RFC 5321 §4.5.3.2.7, 421 4.4.2) and the length of the whole session.
+
+mod auth;
+mod data;
+mod greeting;
+mod misc;
+mod starttls;
+mod transaction;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use sendwell_config::User;
+use sendwell_queue::{QueueId, QueueStore, Recipient};
+use sendwell_smtp::enhanced::EnhancedStatusCode as E;
+use sendwell_smtp::{
+    Command, CommandError, DataReader, MailParameters, PathError, Reply, ReplyCode as C,
+    ReversePath,
+};
+
+use crate::Context;
+use crate::listener::ListenerKind;
+use crate::wire::{Line, Wire};
+
+/// Whether the session goes on after a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Read the next command.
+    Continue,
+    /// Close the connection.
+    Close,
+}
+
+/// The mail transaction between MAIL and the end of the data (RFC 5321 §3.3).
+pub(crate) struct Transaction {
+    pub id: QueueId,
+    pub sender: ReversePath,
+    pub params: MailParameters,
+    /// Accepted recipients, aliases expanded.
+    pub recipients: Vec<Recipient>,
+    /// The RCPT addresses accepted, as given (for logs and the limit).
+    pub given: Vec<String>,
+    /// A BDAT transfer in progress (RFC 3030): the reader and the data so far.
+    pub bdat: Option<(DataReader, Vec<u8>)>,
+}
+
+/// One client's session.
+pub struct Session<S> {
+    pub(crate) ctx: Arc<Context<S>>,
+    pub(crate) kind: ListenerKind,
+    pub(crate) ip: IpAddr,
+    pub(crate) wire: Wire,
+    /// The EHLO/HELO argument, once given.
+    pub(crate) helo: Option<String>,
+    /// EHLO rather than HELO.
+    pub(crate) esmtp: bool,
+    /// TLS version and cipher, once TLS is up.
+    pub(crate) tls: Option<String>,
+    /// The authenticated account.
+    pub(crate) user: Option<User>,
+    pub(crate) tx: Option<Transaction>,
+    errors: u32,
+    idle_commands: u32,
+    deadline: Instant,
+}
+
+/// Why reading failed.
+pub(crate) enum ReadError {
+    /// No input within the timeout (or the session's time is up).
+    Timeout,
+    /// The connection failed or closed.
+    Closed,
+}
+
+impl<S: QueueStore + Clone> Session<S> {
+    /// A session on an accepted (and, for submissions, TLS-wrapped) connection.
+    pub fn new(ctx: Arc<Context<S>>, kind: ListenerKind, ip: IpAddr, wire: Wire) -> Self {
+        let deadline = Instant::now() + Duration::from_secs(ctx.config.limits.session_timeout_secs);
+        let tls = wire.conn().tls_info();
+        Session {
+            ctx,
+            kind,
+            ip,
+            wire,
+            helo: None,
+            esmtp: false,
+            tls,
+            user: None,
+            tx: None,
+            errors: 0,
+            idle_commands: 0,
+            deadline,
+        }
+    }
+
+    /// Greet, then run commands until QUIT, a limit, a timeout or the client leaves.
+    pub async fn run(&mut self) {
+        tracing::debug!(listener = self.kind.name(), client = %self.ip, tls = self.tls.is_some(), "session start");
+        // RFC 5321 §4.2: the greeting carries no enhanced code (RFC 2034 §3).
+        let greeting = Reply::plain(
+            C::C220_SERVICE_READY,
+            format!("{} ESMTP Sendwell", self.ctx.hostname),
+        );
+        self.wire.send(&greeting);
+        loop {
+            let max = self.ctx.config.limits.max_command_line;
+            let line = match self.read_line(max, self.command_timeout()).await {
+                Ok(Line::Line(l)) => l,
+                Ok(Line::TooLong) => {
+                    // RFC 5321 §4.5.3.1.4 and §4.2.4: "500 Line too long".
+                    self.refuse(Reply::new(
+                        C::C500_SYNTAX_ERROR,
+                        E::S5_5_2_SYNTAX_ERROR,
+                        format!("Line too long (at most {max} octets)"),
+                    ));
+                    if self.over_limits() == Flow::Close {
+                        break;
+                    }
+                    continue;
+                }
+                Ok(Line::Eof) | Err(ReadError::Closed) => break,
+                Err(ReadError::Timeout) => {
+                    self.timeout_reply();
+                    break;
+                }
+            };
+            if self.dispatch(&line).await == Flow::Close || self.over_limits() == Flow::Close {
+                break;
+            }
+        }
+        if let Some(tx) = self.tx.take() {
+            tracing::info!(queue_id = %tx.id, client = %self.ip, sender = %tx.sender, recipients = ?tx.given,
+                outcome = "abandoned", "transaction ended without data");
+        }
+        self.wire.shutdown().await;
+        tracing::debug!(listener = self.kind.name(), client = %self.ip, "session end");
+    }
+
+    fn command_timeout(&self) -> Duration {
+        Duration::from_secs(self.ctx.config.limits.command_timeout_secs)
+    }
+
+    fn data_timeout(&self) -> Duration {
+        Duration::from_secs(self.ctx.config.limits.data_timeout_secs)
+    }
+
+    /// Read a line within `timeout` and the session's deadline.
+    pub(crate) async fn read_line(
+        &mut self,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<Line, ReadError> {
+        let until = (Instant::now() + timeout).min(self.deadline);
+        match tokio::time::timeout_at(until, self.wire.read_line(max)).await {
+            Ok(Ok(l)) => Ok(l),
+            Ok(Err(_)) => Err(ReadError::Closed),
+            Err(_) => Err(ReadError::Timeout),
+        }
+    }
+
+    /// Read more input within the data timeout and the session's deadline; `Ok(0)`
+    /// at end of file.
+    pub(crate) async fn fill(&mut self) -> Result<usize, ReadError> {
+        let until = (Instant::now() + self.data_timeout()).min(self.deadline);
+        match tokio::time::timeout_at(until, self.wire.fill()).await {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(_)) => Err(ReadError::Closed),
+            Err(_) => Err(ReadError::Timeout),
+        }
+    }
+
+    /// Answer a timeout (RFC 5321 §4.5.3.2: the server may close after its timeout;
+    /// 421 first).
+    pub(crate) fn timeout_reply(&mut self) {
+        let why = if Instant::now() >= self.deadline {
+            "Session time limit reached"
+        } else {
+            "Timeout waiting for input"
+        };
+        tracing::info!(client = %self.ip, "{why}; closing");
+        self.wire.send(&Reply::new(
+            C::C421_SERVICE_NOT_AVAILABLE,
+            E::S4_4_2_BAD_CONNECTION,
+            format!("{} {why}, closing connection", self.ctx.hostname),
+        ));
+    }
+
+    /// Send a positive or intermediate reply.
+    pub(crate) fn reply(&mut self, reply: Reply) {
+        self.wire.send(&reply);
+    }
+
+    /// Send a refusal (4yz/5yz): it counts against the error limit.
+    pub(crate) fn refuse(&mut self, reply: Reply) {
+        self.errors += 1;
+        self.wire.send(&reply);
+    }
+
+    /// Count a command that is not part of a transaction (NOOP, RSET, EHLO...).
+    pub(crate) fn idle(&mut self) {
+        self.idle_commands += 1;
+    }
+
+    /// A transaction began: commands without one start counting again.
+    pub(crate) fn active(&mut self) {
+        self.idle_commands = 0;
+    }
+
+    /// Close with 421 when a per-session limit is passed.
+    fn over_limits(&mut self) -> Flow {
+        let limits = &self.ctx.config.limits;
+        if self.errors < limits.max_errors {
+            return Flow::Continue;
+        }
+        self.close_with("Too many errors")
+    }
+
+    /// Answer 421 4.7.0 with a reason, and close.
+    fn close_with(&mut self, why: &str) -> Flow {
+        tracing::info!(client = %self.ip, errors = self.errors, idle_commands = self.idle_commands, "{why}; closing");
+        self.wire.send(&Reply::new(
+            C::C421_SERVICE_NOT_AVAILABLE,
+            E::S4_7_0_SECURITY,
+            format!("{} {why}, closing connection", self.ctx.hostname),
+        ));
+        Flow::Close
+    }
+
+    async fn dispatch(&mut self, line: &[u8]) -> Flow {
+        let cmd = match Command::parse(line) {
+            Ok(c) => c,
+            Err(e) => {
+                self.command_error(e);
+                return Flow::Continue;
+            }
+        };
+        // Commands outside a transaction are limited (address harvesting, idling):
+        // one over the limit is not run.
+        let idle = matches!(
+            cmd,
+            Command::Ehlo(_)
+                | Command::Helo(_)
+                | Command::Noop(_)
+                | Command::Help(_)
+                | Command::Vrfy(_)
+                | Command::Expn(_)
+                | Command::Rset
+        );
+        if idle && self.idle_commands >= self.ctx.config.limits.max_commands_without_mail {
+            return self.close_with("Too many commands without a mail transaction");
+        }
+        // RFC 3030 §2: during a BDAT transfer only BDAT, RSET and QUIT make sense.
+        if self.tx.as_ref().is_some_and(|t| t.bdat.is_some())
+            && !matches!(
+                cmd,
+                Command::Bdat { .. } | Command::Rset | Command::Quit | Command::Noop(_)
+            )
+        {
+            self.refuse(Reply::new(
+                C::C503_BAD_SEQUENCE,
+                E::S5_5_1_INVALID_COMMAND,
+                "Finish the BDAT transfer (BDAT ... LAST) or RSET first",
+            ));
+            return Flow::Continue;
+        }
+        match cmd {
+            Command::Ehlo(d) => self.ehlo(d, true),
+            Command::Helo(d) => self.ehlo(d, false),
+            Command::Mail { from, params } => self.mail(from, params),
+            Command::Rcpt { to, .. } => self.rcpt(to),
+            Command::Rset => self.rset(),
+            Command::Data => return self.data().await,
+            Command::Bdat { size, last } => return self.bdat(size, last).await,
+            Command::StartTls => return self.starttls().await,
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => return self.auth(mechanism, initial_response).await,
+            Command::Noop(_) => self.noop(),
+            Command::Help(_) => self.help(),
+            Command::Vrfy(_) => self.vrfy(),
+            Command::Expn(_) => self.expn(),
+            Command::Quit => return self.quit(),
+        }
+        Flow::Continue
+    }
+
+    fn command_error(&mut self, e: CommandError) {
+        // A recipient without a domain is one of the relay tricks (`<user>`,
+        // `<host!user>`): answered as relaying refused, like the others.
+        if let CommandError::Path {
+            verb: "RCPT",
+            error: PathError::Unqualified,
+        } = e
+        {
+            tracing::info!(client = %self.ip, outcome = "recipient refused", reason = "unqualified", "relay attempt");
+            self.refuse(Reply::new(
+                C::C554_TRANSACTION_FAILED,
+                E::S5_7_1_DELIVERY_NOT_AUTHORIZED,
+                "Relay access denied: unqualified recipient address",
+            ));
+            return;
+        }
+        tracing::debug!(client = %self.ip, error = %e, "command refused");
+        self.refuse(e.reply());
+    }
+
+    /// True once AUTH succeeded in this session (since the last STARTTLS).
+    pub(crate) fn authenticated(&self) -> bool {
+        self.user.is_some()
+    }
+}
