@@ -115,7 +115,9 @@ impl Bind {
             }
             let log =
                 std::fs::read_to_string(self.dir.path().join("named.log")).unwrap_or_default();
-            if log.contains("running") {
+            // "running as: named ..." is printed at start, before zones load; "all zones
+            // loaded" comes after every zone is served (a query before it may SERVFAIL).
+            if log.contains("all zones loaded") {
                 return;
             }
             if Instant::now() > deadline {
