@@ -20,7 +20,7 @@ DEBIAN_PACKAGES=(
   openssl publicsuffix                      # test certificates; the PSL OpenDMARC reads
   iproute2 procps
 )
-PYTHON_PACKAGES=(dkimpy pyspf dnspython authres)
+PYTHON_PACKAGES=(dkimpy pyspf dnspython authres pynacl)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do

@@ -76,6 +76,13 @@ pub fn initial(p: &InitParams) -> Config {
         limits: Limits::default(),
         smtp: Smtp::default(),
         auth: Auth::default(),
+        delivery: Delivery {
+            // Send from the address the SPF record and the PTR are about; a --local
+            // trial sends from whatever address the system picks.
+            source_ipv4: if p.local { None } else { p.ipv4 },
+            source_ipv6: if p.local { None } else { p.ipv6 },
+            ..Delivery::default()
+        },
         domains: vec![Domain {
             name: d.clone(),
             dmarc_reports: None,

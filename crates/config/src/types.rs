@@ -36,6 +36,9 @@ pub struct Config {
     /// How failed logins are slowed down and locked out.
     #[serde(default)]
     pub auth: Auth,
+    /// Outbound delivery to other servers: source address, TLS, retries, concurrency.
+    #[serde(default)]
+    pub delivery: Delivery,
     /// The mail domains this server sends for and receives for. One `[[domain]]` table
     /// each.
     #[serde(rename = "domain")]
@@ -186,6 +189,101 @@ impl Default for Auth {
             max_failure_delay_ms: 8000,
             max_failures: 10,
             failure_window_secs: 900,
+        }
+    }
+}
+
+/// Which address family outbound connections try first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressPreference {
+    /// IPv4 first, then IPv6. Many receivers refuse IPv6 senders without a PTR record.
+    #[default]
+    Ipv4,
+    /// IPv6 first, then IPv4.
+    Ipv6,
+    /// IPv4 only.
+    Ipv4Only,
+    /// IPv6 only.
+    Ipv6Only,
+}
+
+/// When outbound connections use STARTTLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// When the receiver offers it; certificates are not checked (RFC 7435), and a
+    /// failed handshake falls back to cleartext.
+    #[default]
+    Opportunistic,
+    /// Always encrypted (no cleartext fallback); certificates are not checked.
+    Required,
+    /// Always encrypted, with a certificate valid for the MX host name.
+    Verified,
+    /// Never.
+    Disabled,
+}
+
+/// Outbound delivery to other servers (RFC 5321 §5).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Delivery {
+    /// Keep mail for other domains in the queue without delivering it (maintenance;
+    /// `sendwell queue` still lists and deletes it). Local mailboxes still get theirs.
+    pub hold: bool,
+    /// The local IPv4 address outgoing connections are made from: the address your SPF
+    /// record names and your PTR record is for. Leave out to let the system choose (for
+    /// example behind NAT, where the public address is not on this machine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ipv4: Option<Ipv4Addr>,
+    /// The local IPv6 address outgoing connections are made from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ipv6: Option<Ipv6Addr>,
+    /// "ipv4", "ipv6", "ipv4_only" or "ipv6_only": which addresses of a receiver to try
+    /// first.
+    pub address_preference: AddressPreference,
+    /// STARTTLS for every receiver: "opportunistic", "required", "verified" or
+    /// "disabled".
+    pub tls: TlsMode,
+    /// STARTTLS per destination domain, overriding `tls`: a table of domain = mode,
+    /// for example `bank.example = "verified"`.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tls_per_domain: std::collections::BTreeMap<String, TlsMode>,
+    /// The port of receiving servers: 25 on the Internet. Other values are for tests.
+    pub port: u16,
+    /// The DNS server for MX lookups, "IP:PORT". Leave out for the system's resolvers;
+    /// `sendwell serve --resolver` overrides it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<SocketAddr>,
+    /// Deliveries in progress at once, in all.
+    pub max_concurrent: usize,
+    /// Deliveries in progress at once to one destination domain.
+    pub max_per_domain: usize,
+    /// Minutes to wait after the 1st, 2nd, ... temporary failure.
+    pub retry_minutes: Vec<u64>,
+    /// Minutes between later retries.
+    pub retry_every_minutes: u64,
+    /// Hours after which a message still not delivered is returned to its sender (RFC
+    /// 5321 §4.5.4.1 asks for at least 4-5 days).
+    pub lifetime_hours: u64,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            hold: false,
+            source_ipv4: None,
+            source_ipv6: None,
+            address_preference: AddressPreference::Ipv4,
+            tls: TlsMode::Opportunistic,
+            tls_per_domain: std::collections::BTreeMap::new(),
+            port: 25,
+            resolver: None,
+            max_concurrent: 20,
+            max_per_domain: 4,
+            retry_minutes: vec![5, 10, 30, 60, 120, 240],
+            retry_every_minutes: 240,
+            lifetime_hours: 120,
         }
     }
 }

@@ -121,6 +121,30 @@ impl Config {
                 }
             }
         }
+        let dl = &self.delivery;
+        for (key, value) in [
+            ("delivery.max_concurrent", dl.max_concurrent as u64),
+            ("delivery.max_per_domain", dl.max_per_domain as u64),
+            ("delivery.port", u64::from(dl.port)),
+            ("delivery.retry_every_minutes", dl.retry_every_minutes),
+        ] {
+            if value == 0 {
+                errors.push(err(key, "must be at least 1"));
+            }
+        }
+        // RFC 5321 §4.5.4.1: "the give-up time generally needs to be at least 4-5 days";
+        // less is allowed (a test, a policy) but not nothing.
+        if dl.lifetime_hours == 0 {
+            errors.push(err("delivery.lifetime_hours", "must be at least 1"));
+        }
+        for domain in dl.tls_per_domain.keys() {
+            if DomainName::parse(domain).is_err() {
+                errors.push(err(
+                    format!("delivery.tls_per_domain.{domain}"),
+                    format!("{domain:?} is not a domain name"),
+                ));
+            }
+        }
         let l = &self.listen;
         if l.mx.is_empty() && l.submission.is_empty() && l.submissions.is_empty() {
             errors.push(err("listen", "no listening address at all"));

@@ -52,7 +52,8 @@ pub struct AgentConfig {
 
 impl AgentConfig {
     /// Defaults around a client configuration: 20 deliveries at once, 4 per domain,
-    /// the default retry schedule, a scan every 30 s.
+    /// the default retry schedule, a scan every 5 s (so `sendwell queue retry`, run by
+    /// another process, takes effect within seconds).
     pub fn new(client: ClientConfig, hostname: impl Into<String>) -> Self {
         AgentConfig {
             client,
@@ -61,7 +62,7 @@ impl AgentConfig {
             max_concurrent: 20,
             max_per_domain: 4,
             hostname: hostname.into(),
-            scan_every: Duration::from_secs(30),
+            scan_every: Duration::from_secs(5),
         }
     }
 }
@@ -69,10 +70,19 @@ impl AgentConfig {
 /// Where a notification for `sender` is delivered: a local mailbox or the sender's MX.
 pub type BounceRoute = Arc<dyn Fn(&str) -> Destination + Send + Sync>;
 
+/// What wakes the agent's loop.
+#[derive(Debug)]
+enum Notice {
+    /// A message was queued (its data, when at hand).
+    Queued(QueueId, Option<Arc<[u8]>>),
+    /// A recipient is due at this Unix time: scan then, if not before.
+    DueAt(u64),
+}
+
 /// Tells the agent about new messages. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct RemoteDelivery {
-    tx: mpsc::UnboundedSender<(QueueId, Option<Arc<[u8]>>)>,
+    tx: mpsc::UnboundedSender<Notice>,
 }
 
 impl RemoteDelivery {
@@ -107,7 +117,7 @@ impl RemoteDelivery {
 
     /// A message was queued; `data` saves reading it back.
     pub fn notify(&self, id: QueueId, data: Option<Arc<[u8]>>) {
-        let _ = self.tx.send((id, data));
+        let _ = self.tx.send(Notice::Queued(id, data));
     }
 }
 
@@ -121,7 +131,7 @@ struct Agent<S, L> {
     inflight: Mutex<HashSet<(QueueId, usize)>>,
     bounce_route: BounceRoute,
     local: Option<LocalDelivery>,
-    notify: mpsc::UnboundedSender<(QueueId, Option<Arc<[u8]>>)>,
+    notify: mpsc::UnboundedSender<Notice>,
 }
 
 fn now() -> u64 {
@@ -168,16 +178,23 @@ where
     S: QueueStore + Clone,
     L: Lookup + 'static,
 {
-    async fn run(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<(QueueId, Option<Arc<[u8]>>)>) {
+    async fn run(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Notice>) {
         // First a scan: a restart resumes the queue.
         let mut wake = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 next = rx.recv() => match next {
-                    Some((id, data)) => {
+                    Some(Notice::Queued(id, data)) => {
                         if let Ok(Some(m)) = self.store.get(id).await {
                             Arc::clone(&self).schedule(m, data);
                         }
+                    }
+                    Some(Notice::DueAt(at)) => {
+                        // At least a second away: a receiver that fails at once must not
+                        // make a busy loop, whatever the schedule says.
+                        let due = tokio::time::Instant::now()
+                            + Duration::from_secs(at.saturating_sub(now()).max(1));
+                        wake = wake.min(due);
                     }
                     None => return,
                 },
@@ -247,10 +264,17 @@ where
             let m = Arc::clone(&m);
             let data = data.clone();
             tokio::spawn(async move {
-                agent.deliver_group(&m, &domain, &indices, data).await;
-                let mut inflight = agent.inflight.lock().unwrap_or_else(|e| e.into_inner());
-                for i in &indices {
-                    inflight.remove(&(m.envelope.id, *i));
+                let retry_at = agent.deliver_group(&m, &domain, &indices, data).await;
+                {
+                    let mut inflight = agent.inflight.lock().unwrap_or_else(|e| e.into_inner());
+                    for i in &indices {
+                        inflight.remove(&(m.envelope.id, *i));
+                    }
+                }
+                // Wake the loop for the retry, even when that is before the next scan
+                // (only now: while in flight the recipients would be skipped).
+                if let Some(at) = retry_at {
+                    let _ = agent.notify.send(Notice::DueAt(at));
                 }
             });
         }
@@ -264,28 +288,50 @@ where
         )
     }
 
+    /// Deliver one group; returns when its deferred recipients are due again.
     async fn deliver_group(
         &self,
         m: &QueuedMessage,
         domain: &str,
         indices: &[usize],
         data: Option<Arc<[u8]>>,
-    ) {
+    ) -> Option<u64> {
         let id = m.envelope.id;
         let Ok(_global) = self.global.acquire().await else {
-            return;
+            return None;
         };
         let domain_slots = self.domain_semaphore(domain);
         let Ok(_slot) = domain_slots.acquire().await else {
-            return;
+            return None;
         };
+        // The message as it is now, not as the scan saw it: another delivery of these
+        // recipients may have finished in between (never deliver a copy twice).
+        let m = match self.store.get(id).await {
+            Ok(Some(current)) => current,
+            _ => return None,
+        };
+        let t = now();
+        let indices: Vec<usize> = indices
+            .iter()
+            .copied()
+            .filter(|&i| {
+                m.state.recipients.get(i).is_some_and(|s| {
+                    s.status == DeliveryStatus::Queued && s.next_attempt.is_none_or(|n| n <= t)
+                }) && !m.state.deleted
+            })
+            .collect();
+        if indices.is_empty() {
+            return None;
+        }
+        let m = &m;
+        let indices = &indices[..];
         let data: Arc<[u8]> = match data {
             Some(d) => d,
             None => match self.store.read_data(id).await {
                 Ok(d) => d.into(),
                 Err(e) => {
                     tracing::error!(queue_id = %id, error = %e, "cannot read queued message for delivery");
-                    return;
+                    return None;
                 }
             },
         };
@@ -310,6 +356,7 @@ where
         .await;
 
         let t = now();
+        let mut retry_at: Option<u64> = None;
         let mut updates = Vec::with_capacity(indices.len());
         let mut bounced = Vec::new();
         for ((&i, address), outcome) in indices.iter().zip(&recipients).zip(&report.recipients) {
@@ -353,6 +400,7 @@ where
                                 .map(|d| d.as_secs())
                                 .unwrap_or(t);
                             st.next_attempt = Some(at);
+                            retry_at = Some(retry_at.map_or(at, |r: u64| r.min(at)));
                             tracing::info!(queue_id = %id, recipient = %address, outcome = "deferred", status = %status, reason = %reason, retry_in_s = at.saturating_sub(t), "remote delivery");
                         }
                         NextStep::GiveUp => {
@@ -379,11 +427,12 @@ where
         }
         if let Err(e) = self.store.update_recipients(id, updates).await {
             tracing::error!(queue_id = %id, error = %e, "cannot record delivery outcome");
-            return;
+            return None;
         }
         if !bounced.is_empty() {
             self.bounce(m, &data, &bounced).await;
         }
+        retry_at
     }
 
     /// Queue one notification for the failed recipients (never for a null sender).
@@ -426,7 +475,7 @@ where
                 tracing::info!(queue_id = %id, dsn_queue_id = %dsn_id, to = %sender, "delivery status notification queued");
                 match destination {
                     Destination::Remote => {
-                        let _ = self.notify.send((dsn_id, Some(data)));
+                        let _ = self.notify.send(Notice::Queued(dsn_id, Some(data)));
                     }
                     Destination::Mailbox(_) => {
                         if let Some(local) = &self.local {

@@ -192,6 +192,44 @@ fn memmem(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the records and wherever a crash cuts the file, the scan returns
+        /// exactly the records that were whole, in order, and never a partial one.
+        #[test]
+        fn a_cut_keeps_exactly_the_whole_records(
+            records in prop::collection::vec(
+                (prop::collection::vec(any::<u8>(), 0..40), prop::collection::vec(any::<u8>(), 0..200)),
+                1..8),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut buf = Vec::new();
+            let mut ends = Vec::new();
+            for (meta, data) in &records {
+                buf.extend_from_slice(&encode(KIND_MESSAGE, meta, data));
+                ends.push(buf.len());
+            }
+            let at = cut.index(buf.len() + 1);
+            let (found, damage) = scan(&buf[..at]);
+            let whole = ends.iter().filter(|&&e| e <= at).count();
+            prop_assert_eq!(found.len(), whole);
+            for (r, (meta, data)) in found.iter().zip(&records) {
+                prop_assert_eq!(r.meta, &meta[..]);
+                prop_assert_eq!(r.data, &data[..]);
+            }
+            let torn = at > ends.get(whole.wrapping_sub(1)).copied().unwrap_or(0);
+            prop_assert_eq!(damage.len(), usize::from(torn));
+        }
+
+        #[test]
+        fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            let (records, damage) = scan(&bytes);
+            let covered: usize = records.iter().map(|r| r.len).sum::<usize>()
+                + damage.iter().map(|d| d.len).sum::<usize>();
+            prop_assert_eq!(covered, bytes.len());
+        }
+    }
 
     #[test]
     fn round_trip_and_every_truncation_is_caught() {

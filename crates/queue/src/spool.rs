@@ -548,6 +548,12 @@ fn commit_loop(shared: &Shared, rx: mpsc::Receiver<Job>) {
             seg.file.flush()?;
             // One sync for the whole batch: group commit.
             seg.file.get_ref().sync_data()?;
+            tracing::debug!(
+                messages = batch.len(),
+                bytes,
+                segment = seg.n,
+                "group commit"
+            );
             Ok((seg.n, offsets))
         })();
         match result {

@@ -19,6 +19,9 @@ impl Cli {
     /// The tracing filter for `-v` flags.
     pub fn log_level(&self) -> &'static str {
         match self.verbose {
+            // A server logs each transaction (queue id, client, sender, recipients,
+            // outcome) at info.
+            0 if matches!(self.command, Command::Serve(_)) => "info",
             0 => "warn",
             1 => "debug",
             _ => "trace",
@@ -47,6 +50,27 @@ impl ResolverArgs {
 pub enum Command {
     /// Ask DNS a question the way Sendwell's engines do, and show the answer or the kind of failure.
     Dns(DnsArgs),
+    /// SPF (RFC 7208): check a client as receivers do, lint a record, build one.
+    Spf(crate::cmd::spf::SpfArgs),
+    /// DMARC: check a domain's record (explained and linted) or build one to publish.
+    Dmarc(crate::cmd::dmarc::DmarcArgs),
+    /// Judge a message as a receiver would: SPF, DKIM, DMARC and reverse DNS, with the
+    /// Authentication-Results header and a summary with fixes.
+    Verify(crate::cmd::verify::VerifyArgs),
+    /// DKIM: generate keys, check the DNS record, sign and verify messages.
+    Dkim(crate::cmd::dkim::DkimArgs),
+    /// Send one DKIM-signed message, straight to the recipients' MX or through a server.
+    Send(crate::cmd::send::SendArgs),
+    /// Set up a Sendwell directory: config, DKIM keys, TLS certificate; print the DNS records.
+    Init(crate::cmd::init::InitArgs),
+    /// Run the mail server (MX, submission, implicit TLS) from DIR/sendwell.toml.
+    Serve(crate::cmd::serve::ServeArgs),
+    /// Manage the accounts that may submit mail.
+    User(crate::cmd::user::UserArgs),
+    /// Look into the mail queue and change it.
+    Queue(crate::cmd::queue::QueueArgs),
+    /// Print the DNS records the setup needs (also as a BIND zone file).
+    Records(crate::cmd::records::RecordsArgs),
 }
 
 /// `sendwell dns`.

@@ -5,6 +5,7 @@
 
 mod cli;
 mod cmd;
+mod compose;
 mod exit;
 #[allow(dead_code)] // shared helpers; not every one is used by every build stage
 mod output;
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cli.log_level())),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -30,14 +30,56 @@ pub mod session;
 pub mod tls;
 pub mod wire;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use listener::{ListenerKind, serve};
 
 use sendwell_config::Config;
-use sendwell_queue::QueueStore;
 use sendwell_queue::local::LocalDelivery;
+use sendwell_queue::{QueueId, QueueStore};
+
+/// Told about each durably queued message with remote recipients (the remote
+/// delivery agent's `notify`).
+pub type RemoteNotify = Arc<dyn Fn(QueueId, Arc<[u8]>) + Send + Sync>;
+
+/// What happens to submitted mail on its way out.
+#[derive(Clone, Default)]
+pub struct Outbound {
+    /// DKIM signers by domain (lower case). Mail from an authenticated user is signed,
+    /// before it is queued, with every signer of the domain its From address is in (or
+    /// under): RSA and Ed25519 both when both are configured.
+    pub signers: HashMap<String, Vec<sendwell_dkim::Signer>>,
+    /// Called once a message with remote recipients is durable.
+    pub remote: Option<RemoteNotify>,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound")
+            .field("signers", &self.signers.keys().collect::<Vec<_>>())
+            .field("remote", &self.remote.is_some())
+            .finish()
+    }
+}
+
+impl Outbound {
+    /// The signers for mail whose From address is in `domain` or a subdomain of one
+    /// of ours (relaxed DMARC alignment, RFC 7489 §3.1.1, accepts a parent `d=`).
+    pub fn signers_for(&self, domain: &str) -> &[sendwell_dkim::Signer] {
+        let mut d = domain.trim_end_matches('.').to_ascii_lowercase();
+        loop {
+            if let Some(list) = self.signers.get(&d) {
+                return list;
+            }
+            match d.find('.') {
+                Some(i) => d = d[i + 1..].to_string(),
+                None => return &[],
+            }
+        }
+    }
+}
 
 /// Everything a session needs, shared by all sessions.
 pub struct Context<S> {
@@ -59,6 +101,8 @@ pub struct Context<S> {
     pub local: Option<LocalDelivery>,
     /// Connection counters.
     pub connections: listener::Connections,
+    /// DKIM signing and the remote delivery agent.
+    pub outbound: Outbound,
 }
 
 impl<S: QueueStore + Clone> Context<S> {
@@ -71,7 +115,20 @@ impl<S: QueueStore + Clone> Context<S> {
         store: S,
         local: Option<LocalDelivery>,
     ) -> Arc<Self> {
+        Self::with_outbound(config, dir, tls, store, local, Outbound::default())
+    }
+
+    /// [`Context::new`] with DKIM signing and remote delivery.
+    pub fn with_outbound(
+        config: Config,
+        dir: PathBuf,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        store: S,
+        local: Option<LocalDelivery>,
+        outbound: Outbound,
+    ) -> Arc<Self> {
         Arc::new(Context {
+            outbound,
             hostname: config.hostname.clone(),
             directory: policy::Directory::from_config(&config),
             accounts: auth::Accounts::new(dir),

@@ -36,6 +36,9 @@
 //!   says servers "MUST be prepared to encounter" them, and they "SHOULD ignore the
 //!   routes": the server decides on [`Path::mailbox`] alone.
 //! - `<Postmaster>` without a domain is a [`ForwardPath::Postmaster`] (RFC 5321 §4.1.1.3).
+//! - An address literal is kept as the address it names, so it is written back in
+//!   canonical form (`[192.0.2.01]` becomes `[192.0.2.1]`); everything else is written
+//!   back exactly as parsed.
 
 use std::borrow::Cow;
 use std::fmt;

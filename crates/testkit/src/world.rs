@@ -225,14 +225,7 @@ impl MailWorld {
         )
         .expect("write main.cf");
         std::fs::write(etc.join("master.cf"), master_cf(&spf_conf)).expect("write master.cf");
-        let postfix = spawn_logged(
-            netns
-                .command("/usr/sbin/postfix")
-                .arg("-c")
-                .arg(&etc)
-                .arg("start-fg"),
-            &d.join("postfix.log"),
-        );
+        let postfix = spawn_postfix(&netns, &etc, &d.join("postfix.log"));
         let mut world = MailWorld {
             postfix,
             opendkim,
@@ -290,9 +283,54 @@ impl MailWorld {
         self.netns.run(&["/usr/sbin/postfix", "-c", &etc, "reload"]);
     }
 
+    /// Stop Postfix: from now on connections to the MX are refused (a receiver that
+    /// is down). Mail already delivered stays in the mailbox.
+    pub fn stop_postfix(&mut self) {
+        let etc = self
+            .dir
+            .path()
+            .join("postfix")
+            .to_string_lossy()
+            .into_owned();
+        let _ = self
+            .netns
+            .command("/usr/sbin/postfix")
+            .args(["-c", &etc, "stop"])
+            .output();
+        let _ = self.postfix.kill();
+        let _ = self.postfix.wait();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.listening().contains(&format!("{MX_ADDR}:25 ")) {
+            assert!(Instant::now() < deadline, "Postfix did not stop");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Start Postfix again after [`MailWorld::stop_postfix`].
+    pub fn start_postfix(&mut self) {
+        let etc = self.dir.path().join("postfix");
+        // Keep the log of the first run: append.
+        let log = self.dir.path().join("postfix.2.log");
+        self.postfix = spawn_postfix(&self.netns, &etc, &log);
+        self.wait_listening(&[25]);
+    }
+
+    fn listening(&self) -> String {
+        let out = self
+            .netns
+            .command("ss")
+            .args(["-ltnH"])
+            .output()
+            .expect("run ss (package iproute2)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Postfix's log so far (for failure messages; verdicts come from the mailbox).
     pub fn postfix_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("postfix.log")).unwrap_or_default()
+        let d = self.dir.path();
+        let mut log = std::fs::read_to_string(d.join("postfix.log")).unwrap_or_default();
+        log.push_str(&std::fs::read_to_string(d.join("postfix.2.log")).unwrap_or_default());
+        log
     }
 
     /// The messages delivered so far, oldest first.
@@ -344,13 +382,7 @@ impl MailWorld {
                     );
                 }
             }
-            let out = self
-                .netns
-                .command("ss")
-                .args(["-ltnH"])
-                .output()
-                .expect("run ss (package iproute2)");
-            let listening = String::from_utf8_lossy(&out.stdout).into_owned();
+            let listening = self.listening();
             if ports
                 .iter()
                 .all(|p| listening.contains(&format!("{MX_ADDR}:{p} ")))
@@ -378,6 +410,17 @@ impl Drop for MailWorld {
         // namespace's drop kills every process left in it.
         self.netns.kill_all();
     }
+}
+
+fn spawn_postfix(netns: &Netns, etc: &Path, log: &Path) -> Child {
+    spawn_logged(
+        netns
+            .command("/usr/sbin/postfix")
+            .arg("-c")
+            .arg(etc)
+            .arg("start-fg"),
+        log,
+    )
 }
 
 fn spawn_logged(cmd: &mut Command, log: &Path) -> Child {

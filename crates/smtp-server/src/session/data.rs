@@ -211,6 +211,7 @@ impl<S: QueueStore + Clone> Session<S> {
             return;
         }
         let message = self.stamp(&tx, body, &scan);
+        let message = self.sign(message, &tx, &scan);
         self.store(tx, message).await;
     }
 
@@ -275,6 +276,48 @@ impl<S: QueueStore + Clone> Session<S> {
         out
     }
 
+    /// RFC 6376 §5: mail from an authenticated user is signed for its From domain with
+    /// every key configured for it, before it is queued. Mail with From addresses in
+    /// several domains has no one signing domain and goes unsigned (DMARC could not
+    /// pass for it anyway), as does mail from a domain without keys.
+    fn sign(&self, message: Vec<u8>, tx: &Transaction, scan: &headers::HeaderScan) -> Vec<u8> {
+        if !self.authenticated() {
+            return message;
+        }
+        let mut domains = scan
+            .from
+            .iter()
+            .filter_map(|a| a.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()));
+        let Some(domain) = domains.next() else {
+            return message;
+        };
+        if domains.any(|d| d != domain) {
+            tracing::warn!(queue_id = %tx.id, from = ?scan.from, "not signed: From has addresses in several domains");
+            return message;
+        }
+        let signers = self.ctx.outbound.signers_for(&domain);
+        if signers.is_empty() {
+            tracing::warn!(queue_id = %tx.id, %domain, "not signed: no DKIM key is configured for this domain");
+            return message;
+        }
+        match sendwell_dkim::sign_all(signers, &message, headers::now()) {
+            Ok(fields) => {
+                let extra: usize = fields.iter().map(String::len).sum();
+                let mut out = Vec::with_capacity(extra + message.len());
+                for field in &fields {
+                    out.extend_from_slice(field.as_bytes());
+                }
+                out.extend_from_slice(&message);
+                tracing::debug!(queue_id = %tx.id, %domain, signatures = fields.len(), "DKIM-signed");
+                out
+            }
+            Err(e) => {
+                tracing::error!(queue_id = %tx.id, %domain, error = %e, "DKIM signing failed; queued unsigned");
+                message
+            }
+        }
+    }
+
     /// Store durably, then answer 250 (or 451 when the queue failed).
     async fn store(&mut self, tx: Transaction, message: Vec<u8>) {
         let data: Arc<[u8]> = message.into();
@@ -282,6 +325,10 @@ impl<S: QueueStore + Clone> Session<S> {
             .recipients
             .iter()
             .any(|r| matches!(r.destination, Destination::Mailbox(_)));
+        let has_remote = tx
+            .recipients
+            .iter()
+            .any(|r| r.destination == Destination::Remote);
         let envelope = Envelope {
             id: tx.id,
             sender: tx
@@ -311,6 +358,9 @@ impl<S: QueueStore + Clone> Session<S> {
                     user = self.user.as_ref().map(|u| u.address.as_str()).unwrap_or(""),
                     tls = self.tls.is_some(), sender = %tx.sender, recipients = ?tx.given,
                     deliver_to = ?destinations, size = data.len(), outcome = "queued", "message accepted");
+                if has_remote && let Some(remote) = &self.ctx.outbound.remote {
+                    remote(tx.id, Arc::clone(&data));
+                }
                 if has_local && let Some(local) = &self.ctx.local {
                     local.notify(tx.id, Some(data));
                 }

@@ -1,0 +1,200 @@
+//! A message split exactly into header fields and body (RFC 5322 §2.1), as DKIM needs it.
+//!
+//! DKIM signs bytes, not meaning: a header field is kept as the raw octets it arrived as,
+//! folding included, and the body is not decoded. So this is a minimal, exact splitter,
+//! not a MIME parser.
+//!
+//! Line endings: RFC 6376 §5.3 requires CRLF; messages handed over by programs often
+//! have bare LF. Every LF not preceded by CR becomes CRLF (as dkimpy, OpenDKIM and
+//! Mail::DKIM do). When the input has no bare LF the bytes are borrowed, not copied.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// One header field: its name and its full raw text, name through the final CRLF.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderField {
+    /// The field name, without trailing whitespace (byte range in [`Message::data`]).
+    pub name: Range<usize>,
+    /// The whole field: name, colon, value with folding, and the CRLF that ends it.
+    pub raw: Range<usize>,
+    /// Where the value starts (just after the colon); `raw.end` if there is no colon.
+    pub value_start: usize,
+}
+
+/// A message as DKIM sees it: CRLF line endings, header fields in order, the body.
+#[derive(Clone, Debug)]
+pub struct Message<'a> {
+    data: Cow<'a, [u8]>,
+    headers: Vec<HeaderField>,
+    body_start: usize,
+}
+
+impl<'a> Message<'a> {
+    /// Split `input` into header fields and body. Never fails: any octets are a message
+    /// (a line without a colon becomes a field whose name is the whole line, which no
+    /// `h=` can name; a message without an empty line has an empty body).
+    pub fn parse(input: &'a [u8]) -> Message<'a> {
+        let mut data = to_crlf(input);
+        // The header section must end with CRLF for the last field to be complete.
+        let body_start = find_body_start(&data);
+        if body_start.is_none() && !data.is_empty() && !data.ends_with(b"\r\n") {
+            data.to_mut().extend_from_slice(b"\r\n");
+        }
+        let header_end = body_start.map_or(data.len(), |b| b - 2);
+        let headers = split_fields(&data[..header_end]);
+        let body_start = body_start.unwrap_or(data.len());
+        Message {
+            data,
+            headers,
+            body_start,
+        }
+    }
+
+    /// The whole message with CRLF line endings.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The header fields, top to bottom.
+    pub fn headers(&self) -> &[HeaderField] {
+        &self.headers
+    }
+
+    /// The body (after the empty line), possibly empty.
+    pub fn body(&self) -> &[u8] {
+        &self.data[self.body_start..]
+    }
+
+    /// The name of `field`.
+    pub fn name(&self, field: &HeaderField) -> &[u8] {
+        &self.data[field.name.clone()]
+    }
+
+    /// The raw text of `field`, name through CRLF.
+    pub fn raw(&self, field: &HeaderField) -> &[u8] {
+        &self.data[field.raw.clone()]
+    }
+
+    /// The value of `field` (after the colon, CRLF excluded).
+    pub fn value(&self, field: &HeaderField) -> &[u8] {
+        let end = field.raw.end
+            - if self.raw(field).ends_with(b"\r\n") {
+                2
+            } else {
+                0
+            };
+        &self.data[field.value_start.min(end)..end]
+    }
+
+    /// The fields named `name` (case-insensitive), top to bottom.
+    pub fn fields_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s HeaderField> {
+        self.headers
+            .iter()
+            .filter(move |f| self.name(f).eq_ignore_ascii_case(name.as_bytes()))
+    }
+}
+
+/// Convert bare LF to CRLF, borrowing when there is none.
+fn to_crlf(input: &[u8]) -> Cow<'_, [u8]> {
+    let has_bare_lf = memchr::memchr_iter(b'\n', input).any(|i| i == 0 || input[i - 1] != b'\r');
+    if !has_bare_lf {
+        return Cow::Borrowed(input);
+    }
+    let mut out = Vec::with_capacity(input.len() + input.len() / 32 + 2);
+    let mut last = 0;
+    for i in memchr::memchr_iter(b'\n', input) {
+        if i == 0 || input[i - 1] != b'\r' {
+            out.extend_from_slice(&input[last..i]);
+            out.extend_from_slice(b"\r\n");
+            last = i + 1;
+        }
+    }
+    out.extend_from_slice(&input[last..]);
+    Cow::Owned(out)
+}
+
+/// Offset of the body: just after the first empty line ("CRLF CRLF", or CRLF at the start).
+fn find_body_start(data: &[u8]) -> Option<usize> {
+    if data.starts_with(b"\r\n") {
+        return Some(2);
+    }
+    memchr::memmem::find(data, b"\r\n\r\n").map(|i| i + 4)
+}
+
+/// Split a header section (each line ending in CRLF) into fields: a line starting with
+/// SP or HTAB continues the previous field (RFC 5322 §2.2.3).
+fn split_fields(section: &[u8]) -> Vec<HeaderField> {
+    let mut fields: Vec<HeaderField> = Vec::new();
+    let mut pos = 0;
+    while pos < section.len() {
+        let line_end =
+            memchr::memmem::find(&section[pos..], b"\r\n").map_or(section.len(), |i| pos + i + 2);
+        let first = section[pos];
+        if (first == b' ' || first == b'\t')
+            && let Some(last) = fields.last_mut()
+        {
+            last.raw.end = line_end;
+        } else {
+            let line = &section[pos..line_end];
+            let (name_end, value_start) = match memchr::memchr(b':', line) {
+                Some(colon) => (pos + colon, pos + colon + 1),
+                None => (
+                    line_end - if line.ends_with(b"\r\n") { 2 } else { 0 },
+                    line_end,
+                ),
+            };
+            let mut trimmed = name_end;
+            while trimmed > pos && matches!(section[trimmed - 1], b' ' | b'\t') {
+                trimmed -= 1;
+            }
+            fields.push(HeaderField {
+                name: pos..trimmed,
+                raw: pos..line_end,
+                value_start,
+            });
+        }
+        pos = line_end;
+    }
+    fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_folded_fields_and_body() {
+        let m = Message::parse(b"From: a@b\r\nSubject: one\r\n two\r\nTo : c@d\r\n\r\nbody\r\n");
+        let names: Vec<&[u8]> = m.headers().iter().map(|f| m.name(f)).collect();
+        assert_eq!(names, [&b"From"[..], b"Subject", b"To"]);
+        assert_eq!(m.raw(&m.headers()[1]), b"Subject: one\r\n two\r\n");
+        assert_eq!(m.value(&m.headers()[1]), b" one\r\n two");
+        assert_eq!(m.body(), b"body\r\n");
+        assert!(matches!(m.data, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn converts_bare_lf() {
+        let m = Message::parse(b"From: a@b\nSubject: x\n\nline\n\n");
+        assert_eq!(m.data(), b"From: a@b\r\nSubject: x\r\n\r\nline\r\n\r\n");
+        assert_eq!(m.body(), b"line\r\n\r\n");
+        assert_eq!(m.headers().len(), 2);
+    }
+
+    #[test]
+    fn handles_degenerate_messages() {
+        let m = Message::parse(b"From: a@b");
+        assert_eq!(m.headers().len(), 1);
+        assert_eq!(m.raw(&m.headers()[0]), b"From: a@b\r\n");
+        assert_eq!(m.body(), b"");
+        let m = Message::parse(b"\r\nbody only");
+        assert!(m.headers().is_empty());
+        assert_eq!(m.body(), b"body only");
+        let m = Message::parse(b"From joe Mon Jan 1\r\nFrom: a@b\r\n\r\n");
+        assert_eq!(m.name(&m.headers()[0]), b"From joe Mon Jan 1");
+        assert_eq!(m.fields_named("from").count(), 1);
+        assert!(Message::parse(b"").headers().is_empty());
+        assert_eq!(Message::parse(b" x\r\n").headers().len(), 1);
+    }
+}

@@ -1,0 +1,301 @@
+//! The protocol against the real server: SMTP smuggling (every bare CR/LF variant of
+//! the end of data neither ends the message early nor makes a second one), STARTTLS
+//! command injection (CVE-2011-0411), PIPELINING, CHUNKING, and each limit answered
+//! with its code.
+
+mod serve_support;
+
+use std::net::SocketAddr;
+
+use serve_support::{Client, Server, set};
+
+/// The end-of-data look-alikes of the 2023 SMTP smuggling research.
+const FAKE_ENDS: &[(&str, &[u8])] = &[
+    ("LF.LF", b"\n.\n"),
+    ("CRLF.LF", b"\r\n.\n"),
+    ("LF.CRLF", b"\n.\r\n"),
+    ("CR.CR", b"\r.\r"),
+    ("CRLF.CR", b"\r\n.\r"),
+    ("CR.CRLF", b"\r.\r\n"),
+    ("bare LF", b"\n"),
+    ("bare CR", b"\r"),
+];
+
+/// Send a message hiding a second one behind `fake`, then the real end and QUIT, all
+/// in one write. Returns every reply after DATA's 354.
+fn smuggle(addr: SocketAddr, fake: &[u8]) -> Vec<u16> {
+    let (mut c, _) = Client::connect(addr);
+    c.ehlo();
+    assert_eq!(c.cmd("MAIL FROM:<sender@outside.test>").code.get(), 250);
+    assert_eq!(c.cmd("RCPT TO:<postmaster@example.test>").code.get(), 250);
+    assert_eq!(c.cmd("DATA").code.get(), 354);
+    let mut data = b"Subject: first\r\n\r\nfirst message".to_vec();
+    data.extend_from_slice(fake);
+    data.extend_from_slice(
+        b"MAIL FROM:<evil@outside.test>\r\nRCPT TO:<abuse@example.test>\r\nDATA\r\n\
+          Subject: smuggled\r\n\r\nsmuggled message\r\n.\r\nQUIT\r\n",
+    );
+    c.send(&data);
+    let mut codes = Vec::new();
+    while let Some(r) = c.try_reply() {
+        codes.push(r.code.get());
+    }
+    codes
+}
+
+#[test]
+fn smuggling_is_refused_when_bare_line_endings_are_rejected() {
+    let s = Server::start(|t| t);
+    for (name, fake) in FAKE_ENDS {
+        let codes = smuggle(s.mx, fake);
+        // One reply for the one message (refused: bare CR/LF), then QUIT's 221.
+        // Never a 250 for the smuggled MAIL, RCPT or DATA.
+        assert_eq!(codes, vec![554, 221], "{name}");
+    }
+    assert!(s.queue().as_array().unwrap().is_empty());
+    assert!(s.mailbox("abuse@example.test").is_empty());
+}
+
+#[test]
+fn smuggling_stays_inside_one_message_when_normalized() {
+    let s = Server::start(|t| set(t, "bare_line_endings", "\"normalize\""));
+    for (name, fake) in FAKE_ENDS {
+        let codes = smuggle(s.mx, fake);
+        assert_eq!(codes, vec![250, 221], "{name}");
+    }
+    // Exactly one message per attempt, all to postmaster, none to abuse@.
+    let pm = s.wait_mailbox("postmaster@example.test", FAKE_ENDS.len());
+    assert_eq!(pm.len(), FAKE_ENDS.len());
+    assert!(s.mailbox("abuse@example.test").is_empty());
+    for f in pm {
+        let text = serve_support::read(&f);
+        // The would-be second message is text of the first, with every line
+        // ending a CRLF.
+        assert!(text.contains("RCPT TO:<abuse@example.test>"), "{text}");
+        assert!(text.contains("smuggled message\r\n"), "{text}");
+        let b = text.as_bytes();
+        for (i, &ch) in b.iter().enumerate() {
+            if ch == b'\n' {
+                assert_eq!(b[i - 1], b'\r', "bare LF stored at {i}: {text:?}");
+            }
+            if ch == b'\r' {
+                assert_eq!(
+                    b.get(i + 1),
+                    Some(&b'\n'),
+                    "bare CR stored at {i}: {text:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn starttls_discards_pipelined_commands() {
+    let s = Server::start(|t| t);
+    let (mut c, _) = Client::connect(s.mx);
+    c.ehlo();
+    // In one write: the NOOP must not run (CVE-2011-0411). Had it run, its plaintext
+    // 250 would break the handshake or be read as the first reply under TLS.
+    c.send(b"STARTTLS\r\nNOOP\r\nMAIL FROM:<evil@outside.test>\r\n");
+    let r = c.reply();
+    assert_eq!(r.code.get(), 220, "{r}");
+    c.handshake();
+    // The session starts over: MAIL before EHLO is out of sequence ...
+    let r = c.cmd("MAIL FROM:<x@outside.test>");
+    assert_eq!(r.code.get(), 503, "{r}");
+    // ... and the first reply to EHLO is the EHLO reply, not a leftover.
+    let r = c.ehlo();
+    assert!(r.lines[0].starts_with("mail.example.test Hello"), "{r}");
+    assert!(
+        s.log().contains("discarded input pipelined after STARTTLS"),
+        "{}",
+        s.log()
+    );
+}
+
+#[test]
+fn pipelined_commands_get_their_replies_in_order() {
+    let s = Server::start(|t| t);
+    let (mut c, _) = Client::connect(s.mx);
+    c.send(
+        b"EHLO client.example\r\nMAIL FROM:<a@outside.test>\r\nRCPT TO:<abuse@example.test>\r\n\
+          RCPT TO:<nobody@example.test>\r\nRCPT TO:<no-reply@example.test>\r\nDATA\r\n",
+    );
+    let codes: Vec<u16> = (0..6).map(|_| c.reply().code.get()).collect();
+    assert_eq!(codes, vec![250, 250, 250, 550, 250, 354]);
+    c.send(b"Subject: piped\r\n\r\n..dot\r\n.\r\nNOOP\r\nQUIT\r\n");
+    let codes: Vec<u16> = (0..3).map(|_| c.reply().code.get()).collect();
+    assert_eq!(codes, vec![250, 250, 221]);
+    let f = s.wait_mailbox("abuse@example.test", 1);
+    assert!(serve_support::read(&f[0]).ends_with("Subject: piped\r\n\r\n.dot\r\n"));
+}
+
+#[test]
+fn chunking_with_bdat() {
+    let s = Server::start(|t| t);
+    let (mut c, _) = Client::connect(s.mx);
+    let ehlo = c.ehlo();
+    assert!(ehlo.lines.iter().any(|l| l == "CHUNKING"), "{ehlo}");
+    assert_eq!(c.cmd("MAIL FROM:<a@outside.test>").code.get(), 250);
+    assert_eq!(c.cmd("RCPT TO:<abuse@example.test>").code.get(), 250);
+    // RFC 3030: chunks are counted, not dot-stuffed; ".\r\n" inside is just text.
+    c.send(b"BDAT 21\r\nSubject: chunks\r\n\r\n.\r");
+    assert_eq!(c.reply().code.get(), 250);
+    c.send(b"BDAT 7 LAST\r\n\nbody\r\n");
+    let r = c.reply();
+    assert_eq!(r.code.get(), 250, "{r}");
+    let f = s.wait_mailbox("abuse@example.test", 1);
+    assert!(serve_support::read(&f[0]).ends_with("Subject: chunks\r\n\r\n.\r\nbody\r\n"));
+    // A bare LF inside chunks is refused like in DATA.
+    assert_eq!(c.cmd("MAIL FROM:<a@outside.test>").code.get(), 250);
+    assert_eq!(c.cmd("RCPT TO:<abuse@example.test>").code.get(), 250);
+    c.send(b"BDAT 5 LAST\r\na\nb\r\n");
+    assert_eq!(c.reply().code.get(), 554);
+    // DATA in the middle of a BDAT transfer is out of sequence.
+    assert_eq!(c.cmd("MAIL FROM:<a@outside.test>").code.get(), 250);
+    assert_eq!(c.cmd("RCPT TO:<abuse@example.test>").code.get(), 250);
+    c.send(b"BDAT 3\r\nabc");
+    assert_eq!(c.reply().code.get(), 250);
+    assert_eq!(c.cmd("DATA").code.get(), 503);
+    assert_eq!(c.cmd("RSET").code.get(), 250);
+}
+
+#[test]
+fn limits_are_answered_with_their_codes() {
+    let s = Server::start(|t| {
+        let t = set(t, "max_message_size", "2000");
+        let t = set(t, "max_errors", "5");
+        set(t, "max_commands_without_mail", "5")
+    });
+    let (mut c, _) = Client::connect(s.mx);
+    let ehlo = c.ehlo();
+    assert!(ehlo.lines.iter().any(|l| l == "SIZE 2000"), "{ehlo}");
+    // A command line over the limit: 500 5.5.2, and the session goes on.
+    let r = c.cmd(&format!("NOOP {}", "x".repeat(5000)));
+    assert_eq!(
+        (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+        (500, "5.5.2"),
+        "{r}"
+    );
+    // A declared size over the limit (RFC 1870): 552 5.3.4.
+    let r = c.cmd("MAIL FROM:<a@outside.test> SIZE=5000");
+    assert_eq!(
+        (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+        (552, "5.3.4"),
+        "{r}"
+    );
+    // An actual size over the limit.
+    let lines: Vec<String> = (0..30).map(|_| "y".repeat(80)).collect();
+    let big = format!("Subject: big\r\n\r\n{}", lines.join("\r\n"));
+    let r = c.send_mail("a@outside.test", &["abuse@example.test"], &big);
+    assert_eq!(
+        (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+        (552, "5.3.4"),
+        "{r}"
+    );
+    // A text line over 1000 octets (RFC 5321 §4.5.3.1.6).
+    let long = format!("Subject: long\r\n\r\n{}", "z".repeat(1200));
+    let r = c.send_mail("a@outside.test", &["abuse@example.test"], &long);
+    assert_eq!(r.code.get(), 500, "{r}");
+    // The fifth error is answered, then the session is closed with 421 4.7.0.
+    assert_eq!(c.cmd("EXPN staff").code.get(), 502);
+    let r = c.reply();
+    assert_eq!(
+        (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+        (421, "4.7.0"),
+        "{r}"
+    );
+    assert!(c.closed());
+
+    // Commands without a transaction are limited too: the sixth is not run.
+    let (mut c, _) = Client::connect(s.mx);
+    for _ in 0..5 {
+        assert_eq!(c.cmd("NOOP").code.get(), 250);
+    }
+    let r = c.cmd("NOOP");
+    assert_eq!(
+        (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+        (421, "4.7.0"),
+        "{r}"
+    );
+    assert!(c.closed());
+}
+
+#[test]
+fn too_many_recipients_get_452() {
+    let s = Server::start(|t| set(t, "max_errors", "200"));
+    let (mut c, _) = Client::connect(s.mx);
+    c.ehlo();
+    assert_eq!(c.cmd("MAIL FROM:<a@outside.test>").code.get(), 250);
+    // 100 recipients are accepted (RFC 5321 §4.5.3.1.8), the 101st gets 452 4.5.3.
+    for _ in 0..100 {
+        assert_eq!(c.cmd("RCPT TO:<abuse@example.test>").code.get(), 250);
+    }
+    let r = c.cmd("RCPT TO:<abuse@example.test>");
+    assert_eq!(
+        (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+        (452, "4.5.3"),
+        "{r}"
+    );
+}
+
+#[test]
+fn connections_per_ip_and_timeouts() {
+    let s = Server::start(|t| {
+        let t = set(t, "max_connections_per_ip", "2");
+        set(t, "command_timeout_secs", "1")
+    });
+    let (_a, ga) = Client::connect(s.mx);
+    let (_b, gb) = Client::connect(s.submission);
+    assert_eq!((ga.code.get(), gb.code.get()), (220, 220));
+    // The third connection from 127.0.0.1 is turned away.
+    let mut third = Client::connect_raw(s.mx);
+    let r = third.reply();
+    assert_eq!(
+        (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+        (421, "4.7.0"),
+        "{r}"
+    );
+    drop((_a, _b));
+    // An idle client is told 421 4.4.2 after the command timeout, then closed.
+    let (mut idle, _) = loop {
+        let mut c = Client::connect_raw(s.mx);
+        let r = c.reply();
+        if r.code.get() == 220 {
+            break (c, r);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let r = idle.reply();
+    assert_eq!(
+        (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+        (421, "4.4.2"),
+        "{r}"
+    );
+    assert!(idle.closed());
+}
+
+#[test]
+fn smtputf8_addresses() {
+    let s = Server::start(|t| t + "\n[[mailbox]]\naddress = \"jörg@example.test\"\n");
+    let (mut c, _) = Client::connect(s.mx);
+    let ehlo = c.ehlo();
+    assert!(ehlo.lines.iter().any(|l| l == "SMTPUTF8"), "{ehlo}");
+    // Without SMTPUTF8, a non-ASCII address is 553 5.6.7 (RFC 6531 §3.4).
+    let r = c.cmd("MAIL FROM:<josé@outside.test>");
+    assert_eq!(
+        (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+        (553, "5.6.7"),
+        "{r}"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<josé@outside.test> SMTPUTF8").code.get(),
+        250
+    );
+    assert_eq!(c.cmd("RCPT TO:<JÖRG@example.test>").code.get(), 550);
+    assert_eq!(c.cmd("RCPT TO:<jörg@example.test>").code.get(), 250);
+    assert_eq!(c.cmd("DATA").code.get(), 354);
+    c.send("Subject: ünïcödé\r\n\r\nhej\r\n.\r\n".as_bytes());
+    assert_eq!(c.reply().code.get(), 250);
+    assert_eq!(s.wait_mailbox("j%C3%B6rg@example.test", 1).len(), 1);
+}

@@ -1,0 +1,276 @@
+//! Submission (RFC 6409, RFC 8314, RFC 4954) against the real `sendwell serve`, with
+//! swaks as the client where it can do the job: STARTTLS and implicit TLS with AUTH,
+//! AUTH refused before TLS, wrong passwords refused and rate limited, senders the
+//! user may not use refused, Date and Message-ID added.
+
+mod serve_support;
+
+use serve_support::{Client, PASSWORD, Server, set, swaks};
+
+fn port(a: std::net::SocketAddr) -> String {
+    a.to_string()
+}
+
+#[test]
+fn swaks_submits_over_starttls_with_auth_plain() {
+    let s = Server::start(|t| t);
+    let (ok, out) = swaks(&[
+        "--server",
+        &port(s.submission),
+        "--tls",
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        "alice@example.test",
+        "--auth-password",
+        PASSWORD,
+        "--from",
+        "alice@example.test",
+        "--to",
+        "bob@elsewhere.test",
+        "--data",
+        "Subject: starttls test\r\n\r\nHello over STARTTLS.\r\n",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("235 2.7.0"), "{out}");
+    assert!(
+        out.contains("250 2.6.0 Message accepted, queued as"),
+        "{out}"
+    );
+    let q = s.queue();
+    let msgs = q.as_array().unwrap();
+    assert_eq!(msgs.len(), 1, "{q}");
+    let m = &msgs[0];
+    assert_eq!(m["sender"], "alice@example.test");
+    assert_eq!(m["auth_user"], "alice@example.test");
+    assert_eq!(m["recipients"][0]["address"], "bob@elsewhere.test");
+    assert_eq!(m["recipients"][0]["destination"], "remote");
+    assert_eq!(m["recipients"][0]["status"], "queued");
+    // The message as stored: our Received first, then the Date and Message-ID the
+    // client left out (RFC 6409 §8.2, §8.3).
+    let id = m["id"].as_str().unwrap();
+    let shown = serve_support::sendwell(
+        &["queue", "show", id, "--json", "--dir", &s.dir_arg()],
+        None,
+    );
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    let text = shown["message"].as_str().unwrap();
+    assert!(text.starts_with("Received: from "), "{text}");
+    assert!(text.contains("with ESMTPSA id"), "{text}");
+    assert!(text.contains("(TLSv1."), "{text}");
+    assert!(text.contains("\r\nDate: "), "{text}");
+    assert!(text.contains(&format!("\r\nMessage-ID: <{id}.")), "{text}");
+    assert!(
+        text.contains("Subject: starttls test\r\n\r\nHello over STARTTLS.\r\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn swaks_submits_over_implicit_tls_with_auth_login() {
+    let s = Server::start(|t| t);
+    let (ok, out) = swaks(&[
+        "--server",
+        &port(s.submissions),
+        "--tls-on-connect",
+        "--auth",
+        "LOGIN",
+        "--auth-user",
+        "alice@example.test",
+        "--auth-password",
+        PASSWORD,
+        "--from",
+        "alice@example.test",
+        "--to",
+        "carol@elsewhere.test",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("250 2.6.0"), "{out}");
+    assert_eq!(s.queue().as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn auth_before_tls_is_refused_and_not_offered() {
+    let s = Server::start(|t| t);
+    for addr in [s.submission, s.mx] {
+        let (mut c, greeting) = Client::connect(addr);
+        assert_eq!(greeting.code.get(), 220);
+        let ehlo = c.ehlo();
+        assert!(ehlo.lines.iter().any(|l| l == "STARTTLS"), "{ehlo}");
+        assert!(!ehlo.lines.iter().any(|l| l.starts_with("AUTH")), "{ehlo}");
+        // RFC 4954 §4: 538 5.7.11 Encryption required.
+        let r = c.auth_plain("alice@example.test", PASSWORD);
+        assert_eq!(
+            (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+            (538, "5.7.11"),
+            "{r}"
+        );
+        if addr == s.submission {
+            // Submission needs authentication before MAIL (RFC 6409 §4.3).
+            let r = c.cmd("MAIL FROM:<alice@example.test>");
+            assert_eq!(r.code.get(), 530, "{r}");
+        }
+        // After STARTTLS, AUTH is offered and works.
+        c.starttls();
+        let ehlo = c.ehlo();
+        assert!(ehlo.lines.iter().any(|l| l == "AUTH PLAIN LOGIN"), "{ehlo}");
+        assert!(!ehlo.lines.iter().any(|l| l == "STARTTLS"), "{ehlo}");
+        let r = c.auth_plain("alice@example.test", PASSWORD);
+        assert_eq!(r.code.get(), 235, "{r}");
+        // RFC 4954 §4: a second AUTH gets 503.
+        assert_eq!(c.auth_plain("alice@example.test", PASSWORD).code.get(), 503);
+    }
+    // swaks refuses to send its password in the clear: force it and see the server refuse.
+    let (ok, out) = swaks(&[
+        "--server",
+        &port(s.submission),
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        "alice@example.test",
+        "--auth-password",
+        PASSWORD,
+        "--from",
+        "alice@example.test",
+        "--to",
+        "bob@elsewhere.test",
+    ]);
+    assert!(!ok, "{out}");
+    assert!(s.queue().as_array().unwrap().is_empty());
+}
+
+#[test]
+fn wrong_password_is_refused_and_rate_limited() {
+    let s = Server::start(|t| {
+        let t = set(t, "failure_delay_ms", "10");
+        let t = set(t, "max_failure_delay_ms", "40");
+        set(t, "max_failures", "3")
+    });
+    let (ok, out) = swaks(&[
+        "--server",
+        &port(s.submission),
+        "--tls",
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        "alice@example.test",
+        "--auth-password",
+        "wrong",
+        "--from",
+        "alice@example.test",
+        "--to",
+        "bob@elsewhere.test",
+    ]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("535 5.7.8"), "{out}");
+    // Two more failures (LOGIN this time) reach the limit of 3 ...
+    let (mut c, _) = Client::connect_tls(s.submissions);
+    c.ehlo();
+    for _ in 0..2 {
+        let r = c.cmd("AUTH LOGIN");
+        assert_eq!(r.code.get(), 334);
+        assert_eq!(
+            c.cmd(&sendwell_smtp::sasl::encode(b"alice@example.test"))
+                .code
+                .get(),
+            334
+        );
+        let r = c.cmd(&sendwell_smtp::sasl::encode(b"guess"));
+        assert_eq!(r.code.get(), 535, "{r}");
+    }
+    // ... after which even the right password is refused for a while, from this IP
+    // and for this account (454 4.7.0, RFC 4954 §6).
+    let r = c.auth_plain("alice@example.test", PASSWORD);
+    assert_eq!(
+        (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+        (454, "4.7.0"),
+        "{r}"
+    );
+    let (ok, out) = swaks(&[
+        "--server",
+        &port(s.submission),
+        "--tls",
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        "alice@example.test",
+        "--auth-password",
+        PASSWORD,
+        "--from",
+        "alice@example.test",
+        "--to",
+        "bob@elsewhere.test",
+    ]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("454 4.7.0"), "{out}");
+    assert!(s.queue().as_array().unwrap().is_empty());
+    assert!(s.log().contains("AUTH failed"), "{}", s.log());
+}
+
+#[test]
+fn senders_the_user_may_not_use_are_refused() {
+    let s = Server::start(|t| t);
+    let (mut c, _) = Client::connect_tls(s.submissions);
+    c.ehlo();
+    assert_eq!(c.auth_plain("alice@example.test", PASSWORD).code.get(), 235);
+    for from in ["bob@example.test", "alice@elsewhere.test", ""] {
+        let r = c.cmd(&format!("MAIL FROM:<{from}>"));
+        assert_eq!(
+            (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+            (550, "5.7.1"),
+            "{from}: {r}"
+        );
+        assert!(r.text().contains("Sender refused"), "{r}");
+    }
+    // The envelope is fine but the From: header is someone else's.
+    let r = c.send_mail(
+        "alice@example.test",
+        &["bob@elsewhere.test"],
+        "From: Bob <bob@example.test>\r\nSubject: spoof\r\n\r\nbody",
+    );
+    assert_eq!(
+        (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+        (550, "5.7.1"),
+        "{r}"
+    );
+    // Her own address in both places works.
+    let r = c.send_mail(
+        "alice@example.test",
+        &["bob@elsewhere.test"],
+        "From: Alice <Alice@Example.test>\r\nSubject: ok\r\n\r\nbody",
+    );
+    assert_eq!(r.code.get(), 250, "{r}");
+    assert_eq!(s.queue().as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn may_send_from_allows_other_addresses_and_domains() {
+    let s = Server::start(|t| t);
+    serve_support::sendwell(
+        &[
+            "user",
+            "add",
+            "dave@example.test",
+            "--password-stdin",
+            "--may-send-from",
+            "sales@example.test",
+            "--may-send-from",
+            "dave.example",
+            "--dir",
+            &s.dir_arg(),
+        ],
+        Some("pw-of-dave\n"),
+    );
+    // The running server reads users.toml again: no restart.
+    let (mut c, _) = Client::connect_tls(s.submissions);
+    c.ehlo();
+    assert_eq!(
+        c.auth_plain("dave@example.test", "pw-of-dave").code.get(),
+        235
+    );
+    for from in ["sales@example.test", "anything@dave.example"] {
+        let r = c.send_mail(from, &["x@elsewhere.test"], "Subject: hi\r\n\r\nbody");
+        assert_eq!(r.code.get(), 250, "{from}: {r}");
+    }
+    assert_eq!(c.cmd("MAIL FROM:<alice@example.test>").code.get(), 550);
+}
