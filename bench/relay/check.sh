@@ -25,12 +25,18 @@ python3 -c 'import dkim, dns.resolver' 2>/dev/null || die "needs Python dkimpy a
 command -v saslpasswd2 >/dev/null || die "needs saslpasswd2 (Debian package sasl2-bin; run.sh installs it)"
 
 cleanup() {
+  local status=$?
   stop_sendwell
   stop_postfix
   stop_sink
   stop_bind
   cg_remove_all
-  if [ -n "${KEEP:-}" ]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
+  # A failed run keeps its logs.
+  if [ -n "${KEEP:-}" ] || [ "$status" -ne 0 ]; then
+    echo "work directory kept: $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
 }
 trap cleanup EXIT
 

@@ -50,12 +50,18 @@ if ! command -v saslpasswd2 >/dev/null; then
 fi
 
 cleanup() {
+  local status=$?
   stop_sendwell
   stop_postfix
   stop_sink
   stop_bind
   cg_remove_all
-  if [ -n "${KEEP:-}" ]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
+  # A failed run keeps its logs.
+  if [ -n "${KEEP:-}" ] || [ "$status" -ne 0 ]; then
+    echo "work directory kept: $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
 }
 trap cleanup EXIT
 
@@ -103,6 +109,14 @@ measure() { # name
   done=$(<"$WORK/$sink.done")
   if [ "$name" = postfix ]; then stop_postfix; else stop_sendwell; fi
   stop_sink
+  # Keep this run's logs (the next run of the side starts afresh).
+  local logs="$WORK/logs/round$ROUND-$name"
+  mkdir -p "$logs"
+  if [ "$name" = postfix ]; then
+    cp "$PF_DIR/maillog" "$PF_DIR/opendkim.log" "$logs/" 2>/dev/null || true
+  else
+    cp "$SW_DIR/serve.log" "$logs/" 2>/dev/null || true
+  fi
   local left
   if [ "$name" = postfix ]; then left=$(postfix_queued); else left=$(sendwell_queued); fi
   [ "$left" -eq 0 ] || die "$name: $left messages still queued after the sink had all $N"

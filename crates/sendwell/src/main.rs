@@ -7,7 +7,6 @@ mod cli;
 mod cmd;
 mod compose;
 mod exit;
-#[allow(dead_code)] // shared helpers; not every one is used by every build stage
 mod output;
 
 use std::process::ExitCode;

@@ -49,16 +49,7 @@ fn run_with_input(mut cmd: Command, stdin: &[u8]) -> Output {
     child.wait_with_output().expect("wait")
 }
 
-fn ok(out: Output, what: &str) -> Vec<u8> {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
+use sendwell_testkit::succeeded as ok;
 
 /// `sendwell dkim keygen`: (key file, zone-file line).
 fn keygen(dir: &Path, domain: &str, selector: &str, algorithm: &str) -> (PathBuf, String) {

@@ -19,16 +19,7 @@ use serde_json::Value;
 
 const SENDER_IP: &str = "127.0.0.2";
 
-fn ok(out: Output, what: &str) -> Vec<u8> {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
+use sendwell_testkit::succeeded as ok;
 
 fn run_with_input(mut cmd: Command, stdin: &[u8]) -> Output {
     let mut child = cmd

@@ -51,3 +51,16 @@ pub fn require_program(name: &str, package: &str) -> std::path::PathBuf {
          (scripts/test.sh installs it)"
     );
 }
+
+/// The standard output of a finished command, or a panic with everything it printed
+/// when it failed.
+pub fn succeeded(out: std::process::Output, what: &str) -> Vec<u8> {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
