@@ -72,7 +72,10 @@ impl<S: QueueStore + Clone> Session<S> {
             .and_then(|t| t.params.size)
             .unwrap_or(0)
             .min(self.ctx.config.limits.max_message_size)
-            .min(16 * 1024 * 1024) as usize;
+            // The SIZE the client declares only hints the first allocation, at most
+            // 1 MiB: memory follows the bytes actually received, so declaring large
+            // sizes on many connections reserves nothing.
+            .min(1024 * 1024) as usize;
         let mut body = Vec::with_capacity(expected.max(8 * 1024));
         let end = loop {
             let (used, end) = reader.feed(self.wire.buffered(), &mut body);
