@@ -109,10 +109,17 @@ pub struct Limits {
     pub data_timeout_secs: u64,
     /// Longest a whole session may last, in seconds, before 421 4.4.2.
     pub session_timeout_secs: u64,
-    /// Most simultaneous connections from one IP address; more get 421 4.7.0.
+    /// Most simultaneous connections from one client (an IPv4 address, or an IPv6 /64,
+    /// which one host or subscriber usually holds whole); more get 421 4.7.0.
     pub max_connections_per_ip: usize,
     /// Most simultaneous connections in total; more get 421 4.4.5.
     pub max_connections: usize,
+    /// Most octets of message data all sessions together may hold in memory while
+    /// receiving (each message is kept whole until it is queued). A message that would
+    /// pass it is read to its end but not kept, and gets 452 4.3.1 (RFC 3463 "mail
+    /// system full"; RFC 5321 §4.5.3.1.10): the client tries again later. Should be at
+    /// least `max_message_size`.
+    pub max_data_memory: u64,
 }
 
 impl Default for Limits {
@@ -129,6 +136,7 @@ impl Default for Limits {
             session_timeout_secs: 1800,
             max_connections_per_ip: 20,
             max_connections: 500,
+            max_data_memory: 512 * 1024 * 1024,
         }
     }
 }
@@ -174,10 +182,15 @@ pub struct Auth {
     pub failure_delay_ms: u64,
     /// The longest delay, in milliseconds.
     pub max_failure_delay_ms: u64,
-    /// After this many failures within `failure_window_secs`, from one IP or for one
-    /// account, every login from that IP or for that account is refused with 454 4.7.0
-    /// (right password or not) until the window has passed.
+    /// After this many failures within `failure_window_secs` from one client (an IPv4
+    /// address or an IPv6 /64) for one account name, every login from that client for
+    /// that name is refused with 454 4.7.0 (right password or not) until the window has
+    /// passed. Others, the account's owner among them, can still log in.
     pub max_failures: u32,
+    /// After this many failures within `failure_window_secs` from one client, whatever
+    /// the account names, every login from that client is refused with 454 4.7.0 until
+    /// the window has passed (guessing across many accounts).
+    pub max_failures_per_ip: u32,
     /// The window for counting failures, in seconds.
     pub failure_window_secs: u64,
 }
@@ -188,6 +201,7 @@ impl Default for Auth {
             failure_delay_ms: 500,
             max_failure_delay_ms: 8000,
             max_failures: 10,
+            max_failures_per_ip: 30,
             failure_window_secs: 900,
         }
     }
@@ -266,6 +280,9 @@ pub struct Delivery {
     /// Hours after which a message still not delivered is returned to its sender (RFC
     /// 5321 §4.5.4.1 asks for at least 4-5 days).
     pub lifetime_hours: u64,
+    /// Hours after which the sender of a message still not delivered gets one "delayed"
+    /// notice (RFC 3464 `Action: delayed`) saying retries go on; 0 sends none.
+    pub delay_notice_hours: u64,
 }
 
 impl Default for Delivery {
@@ -284,6 +301,7 @@ impl Default for Delivery {
             retry_minutes: vec![5, 10, 30, 60, 120, 240],
             retry_every_minutes: 240,
             lifetime_hours: 120,
+            delay_notice_hours: 4,
         }
     }
 }

@@ -183,11 +183,42 @@ impl Config {
                 lim.max_connections_per_ip as u64,
             ),
             ("auth.max_failures", u64::from(self.auth.max_failures)),
+            (
+                "auth.max_failures_per_ip",
+                u64::from(self.auth.max_failures_per_ip),
+            ),
         ] {
             if v == 0 {
                 errors.push(err(key, "must be more than 0"));
             }
         }
+        if lim.max_data_memory < lim.max_message_size {
+            errors.push(err(
+                "limits.max_data_memory",
+                format!(
+                    "must be at least limits.max_message_size ({}), or no message of the largest size could ever be taken in",
+                    lim.max_message_size
+                ),
+            ));
+        }
         errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::example::example;
+
+    #[test]
+    fn data_memory_must_hold_one_message() {
+        let mut c = example();
+        c.limits.max_data_memory = c.limits.max_message_size - 1;
+        let errors = c.validate();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "limits.max_data_memory");
+        c.limits.max_data_memory = c.limits.max_message_size;
+        assert!(c.validate().is_empty());
+        c.auth.max_failures_per_ip = 0;
+        assert_eq!(c.validate()[0].key, "auth.max_failures_per_ip");
     }
 }

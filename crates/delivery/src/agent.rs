@@ -48,6 +48,9 @@ pub struct AgentConfig {
     pub hostname: String,
     /// How often to look for due recipients when nothing else wakes the agent.
     pub scan_every: Duration,
+    /// After how long in the queue a sender gets one "delayed" notice (RFC 3464
+    /// `Action: delayed`); `None` sends none.
+    pub delay_notice: Option<Duration>,
 }
 
 impl AgentConfig {
@@ -63,9 +66,13 @@ impl AgentConfig {
             max_per_domain: 4,
             hostname: hostname.into(),
             scan_every: Duration::from_secs(5),
+            delay_notice: Some(Duration::from_secs(4 * 3600)),
         }
     }
 }
+
+/// Destination domains whose concurrency limiters are kept while idle.
+const MAX_TRACKED_DOMAINS: usize = 1024;
 
 /// Where a notification for `sender` is delivered: a local mailbox or the sender's MX.
 pub type BounceRoute = Arc<dyn Fn(&str) -> Destination + Send + Sync>;
@@ -282,6 +289,11 @@ where
 
     fn domain_semaphore(&self, domain: &str) -> Arc<Semaphore> {
         let mut map = self.per_domain.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: past this many domains, forget those no delivery is using (a
+        // semaphore only the map holds has all its permits back).
+        if map.len() >= MAX_TRACKED_DOMAINS && !map.contains_key(domain) {
+            map.retain(|_, sem| Arc::strong_count(sem) > 1);
+        }
         Arc::clone(
             map.entry(domain.to_string())
                 .or_insert_with(|| Arc::new(Semaphore::new(self.config.max_per_domain.max(1)))),
@@ -359,6 +371,7 @@ where
         let mut retry_at: Option<u64> = None;
         let mut updates = Vec::with_capacity(indices.len());
         let mut bounced = Vec::new();
+        let mut delayed = Vec::new();
         for ((&i, address), outcome) in indices.iter().zip(&recipients).zip(&report.recipients) {
             let mut st: RecipientState = m.state.recipients[i].clone();
             st.attempts += 1;
@@ -402,6 +415,32 @@ where
                             st.next_attempt = Some(at);
                             retry_at = Some(retry_at.map_or(at, |r: u64| r.min(at)));
                             tracing::info!(queue_id = %id, recipient = %address, outcome = "deferred", status = %status, reason = %reason, retry_in_s = at.saturating_sub(t), "remote delivery");
+                            // One "delayed" notice once the message has waited long
+                            // enough, so the sender is not left guessing.
+                            let waited = t.saturating_sub(m.envelope.received_at);
+                            if let Some(after) = self.config.delay_notice
+                                && !st.delay_notified
+                                && waited >= after.as_secs()
+                            {
+                                st.delay_notified = true;
+                                let until = m
+                                    .envelope
+                                    .received_at
+                                    .saturating_add(self.config.retry.lifetime.as_secs());
+                                delayed.push(DsnRecipient {
+                                    recipient: address.clone(),
+                                    action: Action::Delayed,
+                                    status: status.clone(),
+                                    diagnostic: report
+                                        .remote_host
+                                        .is_some()
+                                        .then(|| reason.clone()),
+                                    reason: reason.clone(),
+                                    remote_mta: report.remote_host.clone(),
+                                    last_attempt: Some(datetime(t)),
+                                    will_retry_until: Some(datetime(until)),
+                                });
+                            }
                         }
                         NextStep::GiveUp => {
                             st.status = DeliveryStatus::Failed;
@@ -430,13 +469,17 @@ where
             return None;
         }
         if !bounced.is_empty() {
-            self.bounce(m, &data, &bounced).await;
+            self.notify_sender(m, &data, &bounced).await;
+        }
+        if !delayed.is_empty() {
+            self.notify_sender(m, &data, &delayed).await;
         }
         retry_at
     }
 
-    /// Queue one notification for the failed recipients (never for a null sender).
-    async fn bounce(&self, m: &QueuedMessage, data: &[u8], recipients: &[DsnRecipient]) {
+    /// Queue one notification (failed or delayed recipients) for the sender; never for a
+    /// null sender.
+    async fn notify_sender(&self, m: &QueuedMessage, data: &[u8], recipients: &[DsnRecipient]) {
         let sender = &m.envelope.sender;
         let id = m.envelope.id;
         let report = Dsn {

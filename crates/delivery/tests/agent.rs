@@ -259,3 +259,60 @@ async fn a_bounce_never_bounces() {
     let left = store.list().await.unwrap();
     assert!(left.is_empty(), "nothing new was queued: {left:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_delay_notice_then_delivery() {
+    let dir = TempDir::new("agent-delay");
+    let (store, _) = FileStore::open(&dir.path().join("queue")).unwrap();
+    let mail_root = dir.path().join("mail");
+    let local = LocalDelivery::spawn(store.clone(), mail_root.clone(), "mail.sender.test".into());
+    let port = free_port();
+    let refusing = SmtpSink::start_on([127, 0, 0, 1].into(), port, &["-r", "RCPT"]);
+    let mut config = agent_config(port);
+    // Notify on the first deferral (the default is after 4 hours).
+    config.delay_notice = Some(Duration::ZERO);
+    let agent = RemoteDelivery::spawn(
+        store.clone(),
+        Arc::new(zone()),
+        config,
+        bounce_route(),
+        Some(local),
+    );
+    let env = envelope("alice@sender.test", &["bob@receiver.test"]);
+    let id = env.id;
+    store.enqueue(env, MESSAGE.into()).await.unwrap();
+    agent.notify(id, None);
+    let inbox = sendwell_queue::maildir::mailbox_path(&mail_root, "alice@sender.test").join("new");
+    let count = || std::fs::read_dir(&inbox).map(|d| d.count()).unwrap_or(0);
+    wait_until("the delay notice", || count() == 1).await;
+    // Let it be deferred a few more times: still one notice.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let attempts = store.get(id).await.unwrap().unwrap().state.recipients[0].attempts;
+        if attempts >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no retries");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count(), 1, "one delay notice per recipient");
+    let notice = std::fs::read_dir(&inbox)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .next()
+        .unwrap();
+    for needle in [
+        "Delayed Mail (still being retried)",
+        "Action: delayed",
+        "Will-Retry-Until: ",
+        "Status: 4.",
+        "Final-Recipient: rfc822; bob@receiver.test",
+    ] {
+        assert!(notice.contains(needle), "missing {needle:?}: {notice}");
+    }
+    drop(refusing);
+    let accepting = SmtpSink::start_on([127, 0, 0, 1].into(), port, &[]);
+    wait_until("delivery", || accepting.messages().len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(count(), 1, "no failure notice after delivery");
+}

@@ -47,6 +47,10 @@ pub fn header_fields(message: &[u8]) -> Vec<HeaderField> {
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };
+        // RFC 5322 §4.5.1 (obs-optional): white space may come between the field name
+        // and the colon. Such a field counts, so `From : x` beside `From: y` is two From
+        // fields, not one (a receiver that skipped it would judge the wrong author).
+        let name = name.trim_end_matches([' ', '\t']);
         // RFC 5322 §2.2: ftext = %d33-57 / %d59-126 (printable, no colon, no space).
         if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b)) {
             continue;
@@ -195,6 +199,11 @@ mod tests {
         );
         assert_eq!(
             author_domain(b"From: a@b.example\r\nfrom: c@d.example\r\n\r\n"),
+            Err(AuthorDomainError::SeveralFromFields(2))
+        );
+        // The obsolete form with white space before the colon is a From field too.
+        assert_eq!(
+            author_domain(b"From : a@b.example\r\nFrom: c@d.example\r\n\r\n"),
             Err(AuthorDomainError::SeveralFromFields(2))
         );
         assert!(matches!(

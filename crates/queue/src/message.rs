@@ -87,6 +87,10 @@ pub struct RecipientState {
     /// When to try next, Unix seconds; `None` means as soon as possible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt: Option<u64>,
+    /// A "delayed" notification (RFC 3464 `Action: delayed`) was sent for it: at most
+    /// one per recipient.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delay_notified: bool,
 }
 
 impl RecipientState {
@@ -97,6 +101,7 @@ impl RecipientState {
             attempts: 0,
             last_reply: None,
             next_attempt: None,
+            delay_notified: false,
         }
     }
 

@@ -698,6 +698,12 @@ impl QueueStore for FileStore {
 }
 
 /// Read one record back and check it.
+///
+/// The lengths in the record's header are checked before anything is allocated from
+/// them: the header is not covered by the checksum until the whole record is read, so
+/// a damaged length must not decide how much memory is asked for. The envelope length
+/// is bounded by [`record::MAX_META`], the data length must be the one recovery
+/// indexed, and the record must fit in the file.
 fn read_record(
     path: &Path,
     id: QueueId,
@@ -706,11 +712,22 @@ fn read_record(
 ) -> Result<Vec<u8>, QueueError> {
     use std::io::{Read, Seek, SeekFrom};
     let mut f = File::open(path).map_err(io("open", path))?;
+    let file_len = f.metadata().map_err(io("stat", path))?.len();
     f.seek(SeekFrom::Start(offset)).map_err(io("seek", path))?;
     let mut head = [0u8; record::HEADER_LEN];
     f.read_exact(&mut head).map_err(io("read", path))?;
     let meta_len = u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as u64;
+    let head_data_len = u64::from_le_bytes([
+        head[12], head[13], head[14], head[15], head[16], head[17], head[18], head[19],
+    ]);
+    if head[..4] != record::MAGIC || meta_len > record::MAX_META as u64 || head_data_len != data_len
+    {
+        return Err(QueueError::Damaged(id));
+    }
     let total = record::HEADER_LEN as u64 + meta_len + data_len + record::TRAILER_LEN as u64;
+    if offset.saturating_add(total) > file_len {
+        return Err(QueueError::Damaged(id));
+    }
     let mut buf = vec![0u8; total as usize];
     buf[..record::HEADER_LEN].copy_from_slice(&head);
     f.read_exact(&mut buf[record::HEADER_LEN..])
@@ -742,6 +759,41 @@ mod tests {
             smtputf8: false,
             eight_bit: false,
         }
+    }
+
+    #[test]
+    fn a_damaged_length_is_refused_before_any_allocation() {
+        let tmp = sendwell_testkit::TempDir::new("queue-record");
+        let path = tmp.path().join("0000000000000001.seg");
+        let data = b"Subject: x\r\n\r\nbody\r\n";
+        let good = record::encode(KIND_MESSAGE, b"{}", data);
+        std::fs::write(&path, &good).unwrap();
+        let id = QueueId::generate();
+        let len = data.len() as u64;
+        assert_eq!(read_record(&path, id, 0, len).unwrap(), data);
+        // meta_len (bytes 8..12) damaged: huge, over MAX_META, within it but past the
+        // end of the file. Each is Damaged, never a 4 GiB buffer or an I/O error.
+        for meta_len in [
+            u32::MAX,
+            record::MAX_META as u32 + 1,
+            record::MAX_META as u32,
+        ] {
+            let mut bad = good.clone();
+            bad[8..12].copy_from_slice(&meta_len.to_le_bytes());
+            std::fs::write(&path, &bad).unwrap();
+            assert!(
+                matches!(read_record(&path, id, 0, len), Err(QueueError::Damaged(d)) if d == id),
+                "meta_len {meta_len}"
+            );
+        }
+        // data_len in the record differs from the index.
+        let mut bad = good.clone();
+        bad[12..20].copy_from_slice(&(u64::MAX).to_le_bytes());
+        std::fs::write(&path, &bad).unwrap();
+        assert!(matches!(
+            read_record(&path, id, 0, len),
+            Err(QueueError::Damaged(_))
+        ));
     }
 
     #[tokio::test]
@@ -783,6 +835,7 @@ mod tests {
                 attempts: 1,
                 last_reply: Some("250 ok".into()),
                 next_attempt: None,
+                delay_notified: false,
             };
             assert!(
                 store

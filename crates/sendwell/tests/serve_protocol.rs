@@ -299,3 +299,60 @@ fn smtputf8_addresses() {
     assert_eq!(c.reply().code.get(), 250);
     assert_eq!(s.wait_mailbox("j%C3%B6rg@example.test", 1).len(), 1);
 }
+
+/// A message of about `size` octets: a subject and lines of 78 characters.
+fn message_of(subject: &str, size: usize) -> String {
+    let line = "m".repeat(78);
+    let lines: Vec<&str> = std::iter::repeat_n(line.as_str(), size / 80).collect();
+    format!("Subject: {subject}\r\n\r\n{}", lines.join("\r\n"))
+}
+
+#[test]
+fn message_data_in_memory_is_one_budget_for_all_sessions() {
+    // 64 KiB for all sessions together, messages of up to 48 KiB.
+    let s = Server::start(|t| {
+        let t = set(t, "max_message_size", "49152");
+        set(t, "max_data_memory", "65536")
+    });
+    // Session A, without AUTH (mail to postmaster@ is open to anyone), holds 40 KB:
+    // a BDAT chunk is kept in memory until the transfer ends, and its 250 says the
+    // server has it.
+    let (mut a, _) = Client::connect(s.mx);
+    a.ehlo();
+    assert_eq!(a.cmd("MAIL FROM:<a@outside.test>").code.get(), 250);
+    assert_eq!(a.cmd("RCPT TO:<postmaster@example.test>").code.get(), 250);
+    let first = message_of("a", 40_000) + "\r\n";
+    a.send(format!("BDAT {}\r\n{first}", first.len()).as_bytes());
+    assert_eq!(a.reply().code.get(), 250);
+    // Session B's 40 KB do not fit in what is left: read to the end, not kept,
+    // 452 4.3.1 (RFC 3463 "mail system full"), and the session goes on.
+    let (mut b, _) = Client::connect(s.mx);
+    b.ehlo();
+    let r = b.send_mail(
+        "b@outside.test",
+        &["postmaster@example.test"],
+        &message_of("b refused", 40_000),
+    );
+    assert_eq!(
+        (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+        (452, "4.3.1"),
+        "{r}"
+    );
+    assert_eq!(b.cmd("NOOP").code.get(), 250);
+    // A's transfer ends; its memory is given back, and B's retry fits.
+    let r = a.cmd("BDAT 0 LAST");
+    assert_eq!(r.code.get(), 250, "{r}");
+    let r = b.send_mail(
+        "b@outside.test",
+        &["postmaster@example.test"],
+        &message_of("b retried", 40_000),
+    );
+    assert_eq!(r.code.get(), 250, "{r}");
+    let files = s.wait_mailbox("postmaster@example.test", 2);
+    assert_eq!(files.len(), 2, "{}", s.log());
+    let texts: Vec<String> = files.iter().map(|f| serve_support::read(f)).collect();
+    assert!(texts.iter().any(|t| t.contains("Subject: a\r\n")));
+    assert!(texts.iter().any(|t| t.contains("Subject: b retried\r\n")));
+    assert!(!texts.iter().any(|t| t.contains("Subject: b refused")));
+    assert!(s.log().contains("memory budget"), "{}", s.log());
+}

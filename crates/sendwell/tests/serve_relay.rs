@@ -109,7 +109,7 @@ fn every_relay_trick_is_refused_after_a_failed_auth() {
     let r = c.send_mail(
         "alice@example.test",
         &["user@elsewhere.test"],
-        "Subject: ok\r\n\r\nx",
+        "From: alice@example.test\r\nSubject: ok\r\n\r\nx",
     );
     assert_eq!(r.code.get(), 250, "{r}");
     // Routing characters stay refused even then.

@@ -29,7 +29,7 @@ fn swaks_submits_over_starttls_with_auth_plain() {
         "--to",
         "bob@elsewhere.test",
         "--data",
-        "Subject: starttls test\r\n\r\nHello over STARTTLS.\r\n",
+        "From: Alice <alice@example.test>\r\nSubject: starttls test\r\n\r\nHello over STARTTLS.\r\n",
     ]);
     assert!(ok, "{out}");
     assert!(out.contains("235 2.7.0"), "{out}");
@@ -46,8 +46,8 @@ fn swaks_submits_over_starttls_with_auth_plain() {
     assert_eq!(m["recipients"][0]["address"], "bob@elsewhere.test");
     assert_eq!(m["recipients"][0]["destination"], "remote");
     assert_eq!(m["recipients"][0]["status"], "queued");
-    // The message as stored: our Received first, then the Date and Message-ID the
-    // client left out (RFC 6409 §8.2, §8.3).
+    // The message as stored: the DKIM signatures for her From domain, our Received,
+    // then the Date and Message-ID the client left out (RFC 6409 §8.2, §8.3).
     let id = m["id"].as_str().unwrap();
     let shown = serve_support::sendwell(
         &["queue", "show", id, "--json", "--dir", &s.dir_arg()],
@@ -55,6 +55,8 @@ fn swaks_submits_over_starttls_with_auth_plain() {
     );
     let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
     let text = shown["message"].as_str().unwrap();
+    assert!(text.starts_with("DKIM-Signature: "), "{text}");
+    let text = &text[text.find("\r\nReceived: from ").expect("a Received field") + 2..];
     assert!(text.starts_with("Received: from "), "{text}");
     assert!(text.contains("with ESMTPSA id"), "{text}");
     assert!(text.contains("(TLSv1."), "{text}");
@@ -269,8 +271,99 @@ fn may_send_from_allows_other_addresses_and_domains() {
         235
     );
     for from in ["sales@example.test", "anything@dave.example"] {
-        let r = c.send_mail(from, &["x@elsewhere.test"], "Subject: hi\r\n\r\nbody");
+        let r = c.send_mail(
+            from,
+            &["x@elsewhere.test"],
+            &format!("From: Dave <{from}>\r\nSubject: hi\r\n\r\nbody"),
+        );
         assert_eq!(r.code.get(), 250, "{from}: {r}");
     }
     assert_eq!(c.cmd("MAIL FROM:<alice@example.test>").code.get(), 550);
+}
+
+/// Submit `message` as alice on an authenticated session; the final reply's code and
+/// enhanced code.
+fn submit(c: &mut Client, message: &str) -> (u16, String, String) {
+    let r = c.send_mail("alice@example.test", &["bob@elsewhere.test"], message);
+    let enhanced = r.enhanced.map(|e| e.to_string()).unwrap_or_default();
+    (r.code.get(), enhanced, r.text())
+}
+
+#[test]
+fn from_header_is_parsed_exactly_before_queueing() {
+    let s = Server::start(|t| set(t, "max_errors", "100"));
+    let (mut c, _) = Client::connect_tls(s.submissions);
+    c.ehlo();
+    assert_eq!(c.auth_plain("alice@example.test", PASSWORD).code.get(), 235);
+    // Someone else's address, however it is dressed up: 550 5.7.1.
+    let not_hers = [
+        // The audit's case: a quoted-pair \" inside the quoted display name, after
+        // which a naive scan sees a comment "(" swallowing the address.
+        r#"From: "\"(" <ceo@bank.example>"#,
+        "From: Mallory <ceo@bank.example>",
+        // A quoted-pair \) inside a comment: the whole "(...)" is one comment.
+        r"From: Mallory <ceo@bank.example> (\) <alice@example.test>)",
+        "From: (alice@example.test) ceo@bank.example",
+        // Angle brackets inside a quoted group name are text, not an address.
+        r#"From: "<alice@example.test>": ceo@bank.example;"#,
+        "From: Team: alice@example.test, ceo@bank.example;",
+        // An encoded word that decodes to her address is only a display name.
+        "From: =?utf-8?b?YWxpY2VAZXhhbXBsZS50ZXN0?= <ceo@bank.example>",
+        "From: alice@example.test, ceo@bank.example",
+    ];
+    for from in not_hers {
+        let (code, enhanced, text) = submit(&mut c, &format!("{from}\r\nSubject: x\r\n\r\nbody"));
+        assert_eq!((code, enhanced.as_str()), (550, "5.7.1"), "{from}: {text}");
+        assert!(
+            text.contains("<ceo@bank.example> is not one"),
+            "{from}: {text}"
+        );
+    }
+    // No single From that parses: 550 5.6.0, citing RFC 5322 §3.6.
+    let unusable = [
+        "Subject: no From at all",
+        "From: alice@example.test\r\nFrom: alice@example.test",
+        // The obsolete "From :" is a From field too (RFC 5322 §4.5).
+        "From: alice@example.test\r\nFrom : ceo@bank.example",
+        // An unterminated quoted string.
+        r#"From: "\"( <ceo@bank.example>"#,
+        // An "encoded word" with an @ is no encoded word: garbage.
+        "From: =?utf-8?q?alice@example.test?= <ceo@bank.example>",
+        "From: undisclosed-recipients:;",
+        "From: ",
+    ];
+    for head in unusable {
+        let (code, enhanced, text) = submit(&mut c, &format!("{head}\r\nSubject: x\r\n\r\nbody"));
+        assert_eq!((code, enhanced.as_str()), (550, "5.6.0"), "{head}: {text}");
+        assert!(text.contains("RFC 5322 §3.6"), "{head}: {text}");
+    }
+    assert!(s.queue().as_array().unwrap().is_empty(), "{}", s.queue());
+    // Her own address in the forms RFC 5322 allows: accepted, and DKIM-signed for
+    // the domain the check parsed.
+    let hers = [
+        "From: (work) alice@example.test (home)",
+        r#"From: "Alice \"the boss\" (CEO)" <alice@example.test>"#,
+        "From: =?utf-8?q?Alice_Liddell?= <alice@example.test>",
+        "From: Team: alice@example.test;",
+        r#"From: "alice"@Example.TEST."#,
+        "From: Alice\r\n <alice@example.test>",
+    ];
+    for from in hers {
+        let (code, _, text) = submit(&mut c, &format!("{from}\r\nSubject: ok\r\n\r\nbody"));
+        assert_eq!(code, 250, "{from}: {text}");
+    }
+    let q = s.queue();
+    let msgs = q.as_array().unwrap();
+    assert_eq!(msgs.len(), hers.len(), "{q}");
+    for m in msgs {
+        let id = m["id"].as_str().unwrap();
+        let shown = serve_support::sendwell(
+            &["queue", "show", id, "--json", "--dir", &s.dir_arg()],
+            None,
+        );
+        let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        let text = shown["message"].as_str().unwrap();
+        assert!(text.starts_with("DKIM-Signature:"), "{text}");
+        assert!(text.contains("d=example.test;"), "{text}");
+    }
 }

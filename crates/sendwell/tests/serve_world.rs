@@ -78,7 +78,8 @@ fn init(config_extra: &str) -> Setup {
         config.contains("source_ipv4 = \"127.0.0.2\""),
         "init sets the source address: {config}"
     );
-    config.push_str("\n[[mailbox]]\naddress = \"alice@sender.test\"\n");
+    // alice is only an account (no [[mailbox]]): her notifications must still reach
+    // her, in DIR/mail/alice@sender.test/.
     if !config_extra.is_empty() {
         let (key, _) = config_extra.split_once(" = ").expect("key = value");
         let start = config

@@ -13,8 +13,9 @@
 //! The folder is the table of contents: [`session`] holds one file per command
 //! group; [`wire`] the buffered connection (what STARTTLS must throw away);
 //! [`policy`] who may send what to whom (the relay rules); [`auth`] accounts and
-//! failed-login limits; [`headers`] the Received, Date and Message-ID fields;
-//! [`tls`] the rustls setup; [`listener`] the accept loops and connection limits.
+//! failed-login limits; [`headers`] the Received, Date and Message-ID fields and the
+//! From check; [`memory`] the memory budget for messages being received; [`tls`] the
+//! rustls setup; [`listener`] the accept loops and connection limits.
 //!
 //! Design decision: the server is generic over [`sendwell_queue::QueueStore`], so the
 //! queue's backend can change without touching it; a message is acknowledged (250)
@@ -25,6 +26,7 @@
 pub mod auth;
 pub mod headers;
 pub mod listener;
+pub mod memory;
 pub mod policy;
 pub mod session;
 pub mod tls;
@@ -101,6 +103,8 @@ pub struct Context<S> {
     pub local: Option<LocalDelivery>,
     /// Connection counters.
     pub connections: listener::Connections,
+    /// The memory all sessions together may hold for messages being received.
+    pub data_memory: Arc<memory::DataBudget>,
     /// DKIM signing and the remote delivery agent.
     pub outbound: Outbound,
 }
@@ -140,6 +144,7 @@ impl<S: QueueStore + Clone> Context<S> {
                 config.limits.max_connections,
                 config.limits.max_connections_per_ip,
             ),
+            data_memory: memory::DataBudget::new(config.limits.max_data_memory),
             config,
         })
     }

@@ -1,9 +1,13 @@
 //! Accept loops and connection limits.
 //!
 //! Each listening socket runs one accept loop; each connection its own task. Before
-//! a session starts, the connection is counted against the total and per-IP limits;
-//! over a limit it gets one 421 line and is closed (RFC 5321 §3.8: 421 "Service not
-//! available, closing transmission channel").
+//! a session starts, the connection is counted against the total and per-client
+//! limits; over a limit it gets one 421 line and is closed (RFC 5321 §3.8: 421
+//! "Service not available, closing transmission channel").
+//!
+//! A client is what one party controls ([`client_network`]): an IPv4 address, but a
+//! whole IPv6 /64, since a host that has one address in a /64 can usually use them
+//! all; counting single IPv6 addresses would let it open any number of connections.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -48,6 +52,22 @@ impl ListenerKind {
     }
 }
 
+/// The client a per-client limit counts `ip` as: an IPv4 address as it is (also when
+/// it arrives IPv4-mapped, `::ffff:192.0.2.1`, on a dual-stack socket), an IPv6
+/// address as its /64 network (RFC 4291 §2.5.1: interface identifiers are 64 bits, so
+/// one host or subscriber holds the whole /64; the low 64 bits are zeroed).
+pub fn client_network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from_bits(
+                v6.to_bits() & !u128::from(u64::MAX),
+            )),
+        },
+    }
+}
+
 /// Open-connection counters.
 pub struct Connections {
     max_total: usize,
@@ -60,7 +80,7 @@ pub struct Connections {
 pub enum Refusal {
     /// Over `max_connections`.
     Total,
-    /// Over `max_connections_per_ip`.
+    /// Over `max_connections_per_ip` (per client: [`client_network`]).
     PerIp,
 }
 
@@ -82,6 +102,7 @@ impl Connections {
 
     /// Take a place for a connection from `ip`.
     pub fn acquire(&self, ip: IpAddr) -> Result<Slot<'_>, Refusal> {
+        let ip = client_network(ip);
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if s.0 >= self.max_total {
             return Err(Refusal::Total);
@@ -204,4 +225,41 @@ async fn connection<S: QueueStore + Clone>(
     let mut session = Session::new(Arc::clone(&ctx), kind, ip, Wire::new(conn));
     session.run().await;
     drop(slot);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let c = Connections::new(100, 2);
+        let a = c.acquire(ip("2001:db8:1:2::1")).unwrap();
+        let _b = c.acquire(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")).unwrap();
+        // A third address in the same /64 is the same client.
+        assert_eq!(c.acquire(ip("2001:db8:1:2::3")).err(), Some(Refusal::PerIp));
+        // Another /64 is another client.
+        let _d = c.acquire(ip("2001:db8:1:3::1")).unwrap();
+        drop(a);
+        let _e = c.acquire(ip("2001:db8:1:2::4")).unwrap();
+        assert_eq!(c.acquire(ip("2001:db8:1:2::5")).err(), Some(Refusal::PerIp));
+    }
+
+    #[test]
+    fn ipv4_is_counted_per_address_also_when_mapped() {
+        let c = Connections::new(100, 1);
+        let _a = c.acquire(ip("192.0.2.1")).unwrap();
+        assert_eq!(
+            c.acquire(ip("::ffff:192.0.2.1")).err(),
+            Some(Refusal::PerIp)
+        );
+        // Mapped IPv4 clients are not lumped together in ::ffff:0:0/64.
+        let _b = c.acquire(ip("::ffff:192.0.2.2")).unwrap();
+        let _c = c.acquire(ip("192.0.2.3")).unwrap();
+        assert_eq!(client_network(ip("2001:db8::1:2:3:4")), ip("2001:db8::"));
+    }
 }

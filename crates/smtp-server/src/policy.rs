@@ -85,11 +85,24 @@ impl Directory {
     }
 
     /// Decide one RCPT. `authenticated` is true once AUTH succeeded in this session.
+    /// Only the config's mailboxes and aliases exist; see [`Directory::decide_with`].
     pub fn decide(&self, to: &ForwardPath, authenticated: bool) -> RcptDecision {
+        self.decide_with(to, authenticated, &|_| false)
+    }
+
+    /// [`Directory::decide`] where `is_account` says which addresses have an account
+    /// (users.toml): each account's own address is a local mailbox too, so the people
+    /// who send through this server get replies and bounces.
+    pub fn decide_with(
+        &self,
+        to: &ForwardPath,
+        authenticated: bool,
+        is_account: &dyn Fn(&str) -> bool,
+    ) -> RcptDecision {
         let mailbox = match to {
             // RFC 5321 §4.1.1.3: "<Postmaster>" without a domain is ours.
             ForwardPath::Postmaster => {
-                return self.local(&format!("postmaster@{}", self.primary), None);
+                return self.local(&format!("postmaster@{}", self.primary), None, is_account);
             }
             ForwardPath::Path(p) => &p.mailbox,
         };
@@ -105,7 +118,7 @@ impl Directory {
                 return relay_denied("routing characters in a local part");
             }
             let address = format!("{}@{domain}", value.to_ascii_lowercase());
-            return self.local(&address, Some(mailbox));
+            return self.local(&address, Some(mailbox), is_account);
         }
         if authenticated {
             RcptDecision::Accept(vec![Recipient {
@@ -119,9 +132,14 @@ impl Directory {
     }
 
     /// A local address (lower case): a mailbox, an alias, postmaster, or unknown.
-    fn local(&self, address: &str, given: Option<&Mailbox>) -> RcptDecision {
+    fn local(
+        &self,
+        address: &str,
+        given: Option<&Mailbox>,
+        is_account: &dyn Fn(&str) -> bool,
+    ) -> RcptDecision {
         let mut out = Vec::new();
-        if !self.expand(address, 0, &mut out) {
+        if !self.expand(address, 0, &mut out, is_account) {
             return RcptDecision::Refuse(Reply::new(
                 C::C550_MAILBOX_UNAVAILABLE,
                 E::S5_1_1_BAD_DESTINATION_MAILBOX,
@@ -144,7 +162,13 @@ impl Directory {
     }
 
     /// Expand a lower-case local address into recipients; false if it does not exist.
-    fn expand(&self, address: &str, depth: usize, out: &mut Vec<Recipient>) -> bool {
+    fn expand(
+        &self,
+        address: &str,
+        depth: usize,
+        out: &mut Vec<Recipient>,
+        is_account: &dyn Fn(&str) -> bool,
+    ) -> bool {
         if let Some(targets) = self.aliases.get(address)
             && depth < MAX_ALIAS_DEPTH
         {
@@ -153,7 +177,7 @@ impl Directory {
                     .rsplit_once('@')
                     .is_some_and(|(_, d)| self.is_local_domain(d));
                 if local {
-                    if !self.expand(t, depth + 1, out) {
+                    if !self.expand(t, depth + 1, out, is_account) {
                         // An alias pointing at a local address that does not exist
                         // still delivers: to a Maildir of that name.
                         out.push(Recipient {
@@ -176,7 +200,7 @@ impl Directory {
             .split_once('@')
             .is_some_and(|(l, _)| l == "postmaster");
         // RFC 5321 §4.5.1: postmaster@ every domain we accept mail for, always.
-        if self.mailboxes.contains(address) || is_postmaster {
+        if self.mailboxes.contains(address) || is_postmaster || is_account(address) {
             out.push(Recipient {
                 address: address.to_string(),
                 original: None,
@@ -199,6 +223,29 @@ mod tests {
             to: vec!["someone@elsewhere.test".into(), "abuse@example.test".into()],
         });
         Directory::from_config(&c)
+    }
+
+    #[test]
+    fn accounts_are_mailboxes() {
+        let d = dir();
+        let is_account = |a: &str| a == "alice@example.test";
+        match d.decide_with(&rcpt("<Alice@Example.test>"), false, &is_account) {
+            RcptDecision::Accept(list) => {
+                assert_eq!(
+                    list[0].destination,
+                    Destination::Mailbox("alice@example.test".into())
+                );
+            }
+            RcptDecision::Refuse(r) => panic!("refused: {r:?}"),
+        }
+        // Without the account it does not exist.
+        assert_eq!(code(d.decide(&rcpt("<alice@example.test>"), false)), 550);
+        // An account at another domain gives no relaying.
+        let other = |a: &str| a == "x@elsewhere.test";
+        assert_eq!(
+            code(d.decide_with(&rcpt("<x@elsewhere.test>"), false, &other)),
+            554
+        );
     }
 
     fn rcpt(s: &str) -> ForwardPath {

@@ -24,6 +24,7 @@ use sendwell_dkim::{Signer, SigningKey};
 use sendwell_dns::HickoryLookup;
 use sendwell_queue::Destination;
 use sendwell_smtp::ForwardPath;
+use sendwell_smtp_server::auth::Accounts;
 use sendwell_smtp_server::policy::{Directory, RcptDecision};
 use sendwell_smtp_server::{Outbound, RemoteNotify};
 
@@ -175,24 +176,36 @@ fn outbound(
         then_every: Duration::from_secs(d.retry_every_minutes * 60),
         lifetime: Duration::from_secs(d.lifetime_hours * 3600),
     };
+    agent.delay_notice =
+        (d.delay_notice_hours > 0).then(|| Duration::from_secs(d.delay_notice_hours * 3600));
     agent.max_concurrent = d.max_concurrent;
     agent.max_per_domain = d.max_per_domain;
     let lookup = Arc::new(HickoryLookup::new(resolver)?);
     let directory = Directory::from_config(config);
-    // Notifications go into the sender's own mailbox when the sender is local.
-    let bounce_route: BounceRoute =
-        Arc::new(
-            move |sender: &str| match ForwardPath::parse_prefix(&format!("<{sender}>")) {
-                Ok((path, "")) => match directory.decide(&path, true) {
-                    RcptDecision::Accept(list) => match list.as_slice() {
-                        [one] => one.destination.clone(),
-                        _ => Destination::Remote,
-                    },
-                    RcptDecision::Refuse(_) => Destination::Remote,
-                },
+    let accounts = Accounts::new(dir.to_path_buf());
+    // Notifications go into the sender's own mailbox when the sender is local: a
+    // mailbox, an alias to one, or an account. A local address that is none of these
+    // (a `may_send_from` address, say) gets its notifications in postmaster@ of its
+    // domain: never out to the Internet, where our own MX would refuse them.
+    let bounce_route: BounceRoute = Arc::new(move |sender: &str| {
+        let Ok((path, "")) = ForwardPath::parse_prefix(&format!("<{sender}>")) else {
+            return Destination::Remote;
+        };
+        let users = accounts.current();
+        let is_account = |a: &str| users.find(a).is_some();
+        match directory.decide_with(&path, true, &is_account) {
+            RcptDecision::Accept(list) => match list.as_slice() {
+                [one] => one.destination.clone(),
                 _ => Destination::Remote,
             },
-        );
+            RcptDecision::Refuse(_) => match sender.rsplit_once('@') {
+                Some((_, domain)) if directory.is_local_domain(domain) => {
+                    Destination::Mailbox(format!("postmaster@{}", domain.to_ascii_lowercase()))
+                }
+                _ => Destination::Remote,
+            },
+        }
+    });
     if d.hold {
         tracing::warn!("[delivery] hold = true: mail for other domains stays in the queue");
         return Ok(Outbound {

@@ -2,7 +2,8 @@
 //!
 //! Order of checks: TLS first (538 5.7.11, RFC 4954 §4), sequence (503), mechanism
 //! (504), then the failed-login limiter (454 4.7.0, before any password is looked
-//! at), then the password (argon2). A failure waits a growing delay before its
+//! at), then the password (argon2, a few at once: a login that cannot get its turn
+//! within seconds gets 454 4.7.0 too). A failure waits a growing delay before its
 //! 535 5.7.8. A failed AUTH leaves the session exactly as unauthenticated as before.
 
 use sendwell_queue::QueueStore;
@@ -11,7 +12,7 @@ use sendwell_smtp::sasl::{self, Mechanism, SaslError};
 use sendwell_smtp::{Reply, ReplyCode as C};
 
 use super::{Flow, ReadError, Session};
-use crate::auth::Admission;
+use crate::auth::{Admission, Verification};
 use crate::wire::Line;
 
 /// RFC 4954 §4: "the maximum line length [of an AUTH exchange] is 12288 octets".
@@ -108,8 +109,8 @@ impl<S: QueueStore + Clone> Session<S> {
             return Flow::Continue;
         }
         match self.ctx.accounts.verify(&login, password).await {
-            Some(user) => {
-                self.ctx.logins.succeeded(&login);
+            Verification::Valid(user) => {
+                self.ctx.logins.succeeded(self.ip, &login, &user.address);
                 tracing::info!(client = %self.ip, user = %user.address, mechanism = %mech, outcome = "authenticated", "AUTH");
                 self.user = Some(user);
                 self.reply(Reply::new(
@@ -118,8 +119,18 @@ impl<S: QueueStore + Clone> Session<S> {
                     "Authentication succeeded",
                 ));
             }
-            None => {
-                let delay = self.ctx.logins.failed(self.ip, &login);
+            Verification::Busy => {
+                // RFC 4954 §6: 454 4.7.0 "Temporary authentication failure".
+                tracing::warn!(client = %self.ip, login = %login, outcome = "busy",
+                    "AUTH not checked: too many password checks running");
+                self.refuse(Reply::new(
+                    C::C454_TEMPORARY_AUTH_FAILURE,
+                    E::S4_7_0_SECURITY,
+                    "Temporary authentication failure: server busy; try again later",
+                ));
+            }
+            Verification::Invalid { account } => {
+                let delay = self.ctx.logins.failed(self.ip, &login, account.as_deref());
                 tracing::warn!(client = %self.ip, login = %login, mechanism = %mech, delay_ms = delay.as_millis() as u64,
                     outcome = "failed", "AUTH failed");
                 // Send nothing until the delay is over: pipelined guesses wait too.

@@ -6,6 +6,15 @@
 //! lines and oversize. Whatever follows the terminator stays in the read buffer: it
 //! is the client's next pipelined command (RFC 2920).
 //!
+//! The message is held in a [`MessageBuffer`], charged against the memory budget all
+//! sessions share ([`crate::memory`]): a message that does not fit is read to its end
+//! but not kept, and gets 452 4.3.1.
+//!
+//! Submitted mail (an authenticated session) must have exactly one From field whose
+//! every mailbox the user may send as (RFC 5322 §3.6; parsed exactly, by
+//! `sendwell_dmarc`'s RFC 5322 parser, in [`headers::scan`]); the same parsed domain
+//! picks the DKIM keys.
+//!
 //! Every transaction ends in one structured log line with the queue id, the client,
 //! the sender, the recipients and the outcome.
 
@@ -16,7 +25,8 @@ use sendwell_smtp::enhanced::EnhancedStatusCode as E;
 use sendwell_smtp::{BareLineEndings, DataEnd, DataReader, DataVerdict, Reply, ReplyCode as C};
 
 use super::{Flow, ReadError, Session, Transaction};
-use crate::headers::{self, ReceivedInfo};
+use crate::headers::{self, FromAddress, FromError, ReceivedInfo};
+use crate::memory::MessageBuffer;
 
 impl<S: QueueStore + Clone> Session<S> {
     fn reader(&self, dot: bool) -> DataReader {
@@ -30,6 +40,16 @@ impl<S: QueueStore + Clone> Session<S> {
         } else {
             DataReader::chunks(policy, c.limits.max_message_size, c.limits.max_text_line)
         }
+    }
+
+    /// An empty message buffer on the shared memory budget; `hint` sizes the first
+    /// allocation.
+    fn buffer(&self, hint: usize) -> MessageBuffer {
+        MessageBuffer::new(
+            Arc::clone(&self.ctx.data_memory),
+            self.ctx.config.limits.max_message_size,
+            hint,
+        )
     }
 
     /// The sequence check shared by DATA and BDAT: a transaction with a recipient.
@@ -76,9 +96,9 @@ impl<S: QueueStore + Clone> Session<S> {
             // 1 MiB: memory follows the bytes actually received, so declaring large
             // sizes on many connections reserves nothing.
             .min(1024 * 1024) as usize;
-        let mut body = Vec::with_capacity(expected.max(8 * 1024));
+        let mut body = self.buffer(expected);
         let end = loop {
-            let (used, end) = reader.feed(self.wire.buffered(), &mut body);
+            let (used, end) = body.feed(&mut reader, self.wire.buffered());
             self.wire.consume(used);
             if let Some(end) = end {
                 break end;
@@ -101,14 +121,18 @@ impl<S: QueueStore + Clone> Session<S> {
         // is read (or skipped) before any reply.
         let ok = self.ctx.config.smtp.chunking && self.ready_for_data();
         let mut reader_and_body = if ok {
-            let fresh = (self.reader(false), Vec::with_capacity(8 * 1024));
+            // As for DATA, the first chunk's size only hints the first allocation.
+            let fresh = (
+                self.reader(false),
+                self.buffer(size.min(1024 * 1024) as usize),
+            );
             self.tx
                 .as_mut()
                 .and_then(|t| t.bdat.take())
                 .unwrap_or(fresh)
         } else {
-            // Read into nothing: a reader that keeps no content.
-            (self.reader(false), Vec::new())
+            // Read into nothing: the chunk is skipped (the buffer allocates nothing).
+            (self.reader(false), self.buffer(0))
         };
         let mut remaining = size;
         while remaining > 0 {
@@ -125,7 +149,7 @@ impl<S: QueueStore + Clone> Session<S> {
             let take = (self.wire.buffered().len() as u64).min(remaining) as usize;
             let (reader, body) = &mut reader_and_body;
             if ok {
-                reader.feed(&self.wire.buffered()[..take], body);
+                body.feed(reader, &self.wire.buffered()[..take]);
             }
             self.wire.consume(take);
             remaining -= take as u64;
@@ -154,7 +178,7 @@ impl<S: QueueStore + Clone> Session<S> {
             ));
             return Flow::Continue;
         }
-        let end = reader.finish_chunks(&mut body);
+        let end = body.finish_chunks(&mut reader);
         self.finish(end, body).await;
         Flow::Continue
     }
@@ -168,8 +192,9 @@ impl<S: QueueStore + Clone> Session<S> {
         Flow::Close
     }
 
-    /// Judge the received message, add our fields, store it, answer.
-    async fn finish(&mut self, end: DataEnd, body: Vec<u8>) {
+    /// Judge the received message, add our fields, store it, answer. `buffer` (and its
+    /// charge on the memory budget) is kept until the message is queued.
+    async fn finish(&mut self, end: DataEnd, mut buffer: MessageBuffer) {
         let Some(tx) = self.tx.take() else {
             return;
         };
@@ -205,6 +230,20 @@ impl<S: QueueStore + Clone> Session<S> {
                 ),
             )),
         };
+        let refusal = refusal.or_else(|| {
+            buffer.overflowed().then(|| {
+                tracing::warn!(queue_id = %tx.id, client = %self.ip, size = end.size,
+                    in_use = self.ctx.data_memory.in_use(), limit = self.ctx.data_memory.limit(),
+                    "message data over the memory budget (limits.max_data_memory); not kept");
+                // RFC 5321 §4.5.3.1.10: 452 for insufficient storage; RFC 3463 X.3.1.
+                Reply::new(
+                    C::C452_INSUFFICIENT_STORAGE,
+                    E::S4_3_1_MAIL_SYSTEM_FULL,
+                    "Insufficient system storage: too much mail is being received; try again later",
+                )
+            })
+        });
+        let body = buffer.take();
         let scan = headers::scan(&body);
         let refusal = refusal.or_else(|| self.header_from_refusal(&scan.from));
         if let Some(reply) = refusal {
@@ -216,18 +255,32 @@ impl<S: QueueStore + Clone> Session<S> {
         let message = self.stamp(&tx, body, &scan);
         let message = self.sign(message, &tx, &scan);
         self.store(tx, message).await;
+        drop(buffer);
     }
 
-    /// For submitted mail: every From: address must be one the user may send as
-    /// (550 5.7.1, like MAIL FROM).
-    fn header_from_refusal(&self, from: &[String]) -> Option<Reply> {
+    /// For submitted mail: exactly one From field (RFC 5322 §3.6), which parses, and
+    /// every mailbox in it one the user may send as. Otherwise 550: 5.6.0 for a From
+    /// that is missing, repeated or unreadable; 5.7.1 for an address not the user's
+    /// (like MAIL FROM). Mail from other servers is not judged on its From.
+    fn header_from_refusal(&self, from: &Result<Vec<FromAddress>, FromError>) -> Option<Reply> {
         let user = self.user.as_ref()?;
-        let bad = from.iter().find(|a| !user.may_send_as(a))?;
+        let from = match from {
+            Ok(from) => from,
+            Err(e) => {
+                return Some(Reply::new(
+                    C::C550_MAILBOX_UNAVAILABLE,
+                    E::S5_6_0_MEDIA_ERROR,
+                    format!("Message refused: {}", reply_text(&e.to_string())),
+                ));
+            }
+        };
+        let bad = from.iter().find(|a| !user.may_send_as(&a.address))?;
         Some(Reply::new(
             C::C550_MAILBOX_UNAVAILABLE,
             E::S5_7_1_DELIVERY_NOT_AUTHORIZED,
             format!(
-                "From: header address <{bad}> is not one {} may send as",
+                "From: header address <{}> is not one {} may send as",
+                reply_text(&bad.address),
                 user.address
             ),
         ))
@@ -287,15 +340,17 @@ impl<S: QueueStore + Clone> Session<S> {
         if !self.authenticated() {
             return message;
         }
-        let mut domains = scan
-            .from
-            .iter()
-            .filter_map(|a| a.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()));
-        let Some(domain) = domains.next() else {
+        // The domain as the From check parsed it (never reached without one: such
+        // submitted mail was refused).
+        let Ok(from) = &scan.from else {
+            return message;
+        };
+        let mut domains = from.iter().map(|a| a.domain.as_str());
+        let Some(domain) = domains.next().map(str::to_string) else {
             return message;
         };
         if domains.any(|d| d != domain) {
-            tracing::warn!(queue_id = %tx.id, from = ?scan.from, "not signed: From has addresses in several domains");
+            tracing::warn!(queue_id = %tx.id, from = ?from, "not signed: From has addresses in several domains");
             return message;
         }
         let signers = self.ctx.outbound.signers_for(&domain);
@@ -384,4 +439,20 @@ impl<S: QueueStore + Clone> Session<S> {
             }
         }
     }
+}
+
+/// Text that may hold pieces of the message, fit for a reply line: printable ASCII
+/// and the `§` of our RFC citations (which other replies carry too); anything else,
+/// line breaks above all, becomes `?`. At most 200 characters.
+fn reply_text(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == ' ' || c == '§' || c.is_ascii_graphic() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(200)
+        .collect()
 }

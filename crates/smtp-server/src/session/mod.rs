@@ -32,6 +32,7 @@ use sendwell_smtp::{
 
 use crate::Context;
 use crate::listener::ListenerKind;
+use crate::memory::MessageBuffer;
 use crate::wire::{Line, Wire};
 
 /// Whether the session goes on after a command.
@@ -53,7 +54,7 @@ pub(crate) struct Transaction {
     /// The RCPT addresses accepted, as given (for logs and the limit).
     pub given: Vec<String>,
     /// A BDAT transfer in progress (RFC 3030): the reader and the data so far.
-    pub bdat: Option<(DataReader, Vec<u8>)>,
+    pub bdat: Option<(DataReader, MessageBuffer)>,
 }
 
 /// One client's session.

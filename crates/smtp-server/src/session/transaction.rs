@@ -129,7 +129,13 @@ impl<S: QueueStore + Clone> Session<S> {
                 "Non-ASCII recipient address without SMTPUTF8",
             ));
         }
-        match self.ctx.directory.decide(&to, authenticated) {
+        let users = self.ctx.accounts.current();
+        let is_account = |a: &str| users.find(a).is_some();
+        match self
+            .ctx
+            .directory
+            .decide_with(&to, authenticated, &is_account)
+        {
             RcptDecision::Accept(recipients) => {
                 tx.recipients.extend(recipients);
                 tx.given.push(to.to_string());
