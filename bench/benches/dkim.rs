@@ -12,7 +12,16 @@
 //!
 //! ```text
 //! cargo bench -p sendwell-bench --bench dkim
+//! cargo bench -p sendwell-bench --bench dkim -- paired   # only the paired goals
 //! ```
+//!
+//! The issue's two RSA signing goals are ratios, and they are judged by one method only:
+//! the paired measurement printed first ([`paired_rsa_medians`]), which times the two
+//! operations of each ratio in alternation, in the same moments. Criterion's groups run
+//! one after the other, seconds to minutes apart; on a shared machine a ratio of two of
+//! their rows can mix a quiet moment with a busy one, so they serve to compare Sendwell
+//! with mail-auth row by row, not to judge the goals. (The filter `paired` matches no
+//! criterion benchmark, so with it only the paired part runs.)
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -301,13 +310,28 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-/// The goals compare rates measured at different moments; on a shared machine the load
-/// changes between criterion's groups. So the RSA goals are also measured *paired*:
-/// rounds that alternate the operations compared (raw signature vs 1 KiB; then 1 KiB vs
-/// 100 KiB), medians over the rounds, printed with their ratios.
+/// The two RSA signing goals, measured *paired*: the one method the goals are judged by.
+///
+/// A goal is a ratio of two operations (1 KiB signature ÷ raw RSA signature; 100 KiB
+/// rate ÷ 1 KiB rate). On a shared machine the load changes between criterion's groups,
+/// which run seconds apart, so a ratio of two criterion rows mixes two moments. Here each
+/// round runs the operations compared back to back (so both see the same load), every
+/// operation's time is the median over the rounds (so a round hit by another process
+/// counts once, not by its length), and the whole is repeated in [`BATCHES`] batches to
+/// show the spread: the figures are the median batch and the lowest and highest.
+///
+/// Then where the time goes at 100 KiB, paired the same way: splitting the message,
+/// canonicalizing the body, canonicalizing and hashing it (`bh=`), plain SHA-256 of the
+/// body (the floor for that step), and the whole RSA signature.
+const BATCHES: usize = 5;
+
 fn paired_rsa_medians(k: &Keys) {
+    use sendwell_dkim::CanonicalizationAlgorithm::Relaxed;
+    use sendwell_dkim::HashAlgorithm::Sha256 as SwSha256;
+    use sendwell_dkim::canonicalize::BodyCanonicalizer;
+    use sendwell_dkim::message::Message;
     use std::time::{Duration, Instant};
-    const ROUNDS: usize = 500;
+    const ROUNDS: usize = 300;
     let small = message(1024);
     let large = message(100 * 1024);
     let rng = aws_lc_rs::rand::SystemRandom::new();
@@ -324,6 +348,7 @@ fn paired_rsa_medians(k: &Keys) {
     };
     let sendwell = |m: &[u8]| drop(std::hint::black_box(k.sendwell_rsa.sign(m, NOW).unwrap()));
     let mail_auth = |m: &[u8]| drop(std::hint::black_box(k.mail_auth_rsa.sign(m).unwrap()));
+    // Medians (µs) of each operation over ROUNDS rounds that run them in turn.
     let median = |ops: &mut [&mut dyn FnMut()]| -> Vec<f64> {
         let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(ROUNDS); ops.len()];
         for _ in 0..ROUNDS {
@@ -341,34 +366,97 @@ fn paired_rsa_medians(k: &Keys) {
             })
             .collect()
     };
-    let floor = median(&mut [&mut raw, &mut || sendwell(&small), &mut || {
-        mail_auth(&small)
-    }]);
-    let rate_sw = median(&mut [&mut || sendwell(&small), &mut || sendwell(&large)]);
-    let rate_ma = median(&mut [&mut || mail_auth(&small), &mut || mail_auth(&large)]);
-    println!("paired medians, {ROUNDS} rounds each (rsa-sha256, 2048 bits):");
-    println!("  raw aws-lc-rs RSA-2048 sign {:8.1} µs", floor[0]);
+    // (raw, sendwell 1 KiB, mail-auth 1 KiB, sendwell 1 and 100 KiB, mail-auth 1 and 100 KiB)
+    let mut batches: Vec<[f64; 7]> = Vec::with_capacity(BATCHES);
+    for _ in 0..BATCHES {
+        let floor = median(&mut [&mut raw, &mut || sendwell(&small), &mut || {
+            mail_auth(&small)
+        }]);
+        let sw = median(&mut [&mut || sendwell(&small), &mut || sendwell(&large)]);
+        let ma = median(&mut [&mut || mail_auth(&small), &mut || mail_auth(&large)]);
+        batches.push([floor[0], floor[1], floor[2], sw[0], sw[1], ma[0], ma[1]]);
+    }
+    // The median batch by a ratio, with the range over the batches.
+    let summary = |ratio: &dyn Fn(&[f64; 7]) -> f64| -> (usize, f64, f64) {
+        let mut order: Vec<usize> = (0..batches.len()).collect();
+        order.sort_by(|&a, &b| ratio(&batches[a]).total_cmp(&ratio(&batches[b])));
+        (
+            order[order.len() / 2],
+            ratio(&batches[order[0]]),
+            ratio(&batches[order[order.len() - 1]]),
+        )
+    };
     println!(
-        "  sendwell  1 KiB             {:8.1} µs  = {:.3} x raw",
-        floor[1],
-        floor[1] / floor[0]
+        "paired medians: {BATCHES} batches of {ROUNDS} rounds (rsa-sha256, 2048 bits); median batch [lowest, highest]"
+    );
+    let (b, lo, hi) = summary(&|x| x[1] / x[0]);
+    let x = batches[b];
+    println!(
+        "  goal 1: sendwell 1 KiB {:7.1} µs / raw aws-lc-rs RSA-2048 sign {:7.1} µs = {:.3} x [{lo:.3}, {hi:.3}]",
+        x[1],
+        x[0],
+        x[1] / x[0]
+    );
+    let (b, lo, hi) = summary(&|x| x[2] / x[0]);
+    let x = batches[b];
+    println!(
+        "          mail-auth 1 KiB {:7.1} µs / raw {:7.1} µs = {:.3} x [{lo:.3}, {hi:.3}]",
+        x[2],
+        x[0],
+        x[2] / x[0]
+    );
+    let (b, lo, hi) = summary(&|x| x[3] / x[4]);
+    let x = batches[b];
+    println!(
+        "  goal 2: sendwell  1 KiB {:7.1} µs, 100 KiB {:7.1} µs: 100 KiB rate = {:.3} x 1 KiB rate [{lo:.3}, {hi:.3}]",
+        x[3],
+        x[4],
+        x[3] / x[4]
+    );
+    let (b, lo, hi) = summary(&|x| x[5] / x[6]);
+    let x = batches[b];
+    println!(
+        "          mail-auth 1 KiB {:7.1} µs, 100 KiB {:7.1} µs: 100 KiB rate = {:.3} x 1 KiB rate [{lo:.3}, {hi:.3}]",
+        x[5],
+        x[6],
+        x[5] / x[6]
+    );
+
+    // Where the time goes at 100 KiB.
+    let body = Message::parse(&large).body().to_vec();
+    let steps = median(&mut [
+        &mut || {
+            std::hint::black_box(Message::parse(&large));
+        },
+        &mut || {
+            let m = Message::parse(&large);
+            let mut c = BodyCanonicalizer::new(Relaxed);
+            let mut octets = 0;
+            c.update(m.body(), |s| octets += s.len());
+            std::hint::black_box(c.finish(|_| {}) + octets as u64);
+        },
+        &mut || {
+            let m = Message::parse(&large);
+            std::hint::black_box(sendwell_dkim::hash::body_hash(
+                m.body(),
+                Relaxed,
+                SwSha256,
+                None,
+            ));
+        },
+        &mut || {
+            std::hint::black_box(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &body));
+        },
+        &mut || sendwell(&small),
+        &mut || sendwell(&large),
+    ]);
+    println!(
+        "  100 KiB, one batch: split {:.1} µs; + relaxed body canonicalization {:.1} µs; + SHA-256 (bh=) {:.1} µs",
+        steps[0], steps[1], steps[2]
     );
     println!(
-        "  mail-auth 1 KiB             {:8.1} µs  = {:.3} x raw",
-        floor[2],
-        floor[2] / floor[0]
-    );
-    println!(
-        "  sendwell  1 KiB {:8.1} µs, 100 KiB {:8.1} µs: 100 KiB rate = {:.2} x 1 KiB rate",
-        rate_sw[0],
-        rate_sw[1],
-        rate_sw[0] / rate_sw[1]
-    );
-    println!(
-        "  mail-auth 1 KiB {:8.1} µs, 100 KiB {:8.1} µs: 100 KiB rate = {:.2} x 1 KiB rate",
-        rate_ma[0],
-        rate_ma[1],
-        rate_ma[0] / rate_ma[1]
+        "          plain SHA-256 of the body {:.1} µs; whole signature 1 KiB {:.1} µs, 100 KiB {:.1} µs",
+        steps[3], steps[4], steps[5]
     );
 }
 

@@ -79,9 +79,12 @@ for f in files:
     head = msg.split(b"\r\n\r\n", 1)[0]
     sigs = [l for l in head.split(b"\r\n") if l.lower().startswith(b"dkim-signature:")]
     d = dkim.DKIM(msg)
-    valid = d.verify(dnsfunc=dnsfunc)
+    try:
+        valid = d.verify(dnsfunc=dnsfunc)
+    except dkim.DKIMException as e:  # e.g. "body hash mismatch"
+        valid = f"no ({e})"
     signer = (d.domain or b"").decode(), (d.selector or b"").decode()
-    if len(sigs) == 1 and valid and signer == (domain, selector):
+    if len(sigs) == 1 and valid is True and signer == (domain, selector):
         ok += 1
     else:
         print(f"{label}: {f}: {len(sigs)} signature(s), valid={valid}, d/s={signer}", file=sys.stderr)

@@ -74,6 +74,8 @@ pub struct Report {
     pub latency_ms_p50: f64,
     /// 99th percentile of the same.
     pub latency_ms_p99: f64,
+    /// The longest of the same (a stalled server shows here first).
+    pub latency_ms_max: f64,
     /// The first errors seen (at most five per session, ten in all).
     pub errors: Vec<String>,
 }
@@ -144,6 +146,7 @@ pub async fn run(config: LoadConfig) -> Report {
         },
         latency_ms_p50: percentile(0.50),
         latency_ms_p99: percentile(0.99),
+        latency_ms_max: percentile(1.0),
         errors,
     }
 }

@@ -137,8 +137,8 @@ fn print_table(r: &Report) {
         r.accepted, r.rejected, r.failed, r.elapsed_secs, r.msgs_per_sec
     );
     println!(
-        "latency MAIL to final reply: p50 {:.2} ms  p99 {:.2} ms",
-        r.latency_ms_p50, r.latency_ms_p99
+        "latency MAIL to final reply: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        r.latency_ms_p50, r.latency_ms_p99, r.latency_ms_max
     );
     for e in &r.errors {
         println!("error: {e}");

@@ -216,6 +216,8 @@ async fn every_message_is_submitted_once_over_tls_after_login() {
         report.errors
     );
     assert!(report.msgs_per_sec > 0.0 && report.latency_ms_p50 > 0.0);
+    assert!(report.latency_ms_p50 <= report.latency_ms_p99);
+    assert!(report.latency_ms_p99 <= report.latency_ms_max);
     let seen = seen.lock().unwrap();
     assert_eq!(seen.messages.len(), 25);
     assert!(seen.messages.iter().all(|m| m.len() == 2048));

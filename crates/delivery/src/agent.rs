@@ -27,7 +27,7 @@ use sendwell_queue::{
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::client::{ClientConfig, Envelope, RecipientOutcome, TlsPolicy};
-use crate::deliver::deliver;
+use crate::deliver::{SessionCache, deliver_cached};
 use crate::dsn::{self, Action, Dsn, DsnRecipient};
 use crate::retry::{NextStep, RetrySchedule};
 
@@ -51,6 +51,9 @@ pub struct AgentConfig {
     /// After how long in the queue a sender gets one "delayed" notice (RFC 3464
     /// `Action: delayed`); `None` sends none.
     pub delay_notice: Option<Duration>,
+    /// How long an open session to a destination is kept for the next message (a
+    /// connection cache); `None` opens a connection per delivery.
+    pub keep_sessions: Option<Duration>,
 }
 
 impl AgentConfig {
@@ -67,6 +70,7 @@ impl AgentConfig {
             hostname: hostname.into(),
             scan_every: Duration::from_secs(5),
             delay_notice: Some(Duration::from_secs(4 * 3600)),
+            keep_sessions: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -107,7 +111,11 @@ impl RemoteDelivery {
         L: Lookup + 'static,
     {
         let (tx, rx) = mpsc::unbounded_channel();
+        let sessions = config
+            .keep_sessions
+            .map(|idle| Arc::new(SessionCache::new(idle, config.max_per_domain.max(1))));
         let agent = Arc::new(Agent {
+            sessions,
             store,
             lookup,
             global: Semaphore::new(config.max_concurrent.max(1)),
@@ -129,6 +137,8 @@ impl RemoteDelivery {
 }
 
 struct Agent<S, L> {
+    /// Open sessions kept for the next message to the same domain.
+    sessions: Option<Arc<SessionCache>>,
     store: S,
     lookup: Arc<L>,
     config: AgentConfig,
@@ -206,6 +216,11 @@ where
                     None => return,
                 },
                 _ = tokio::time::sleep_until(wake) => {
+                    if let Some(sessions) = &self.sessions {
+                        // Closing idle sessions waits on servers: never in this loop.
+                        let sessions = Arc::clone(sessions);
+                        tokio::spawn(async move { sessions.sweep().await });
+                    }
                     let next_due = self.scan().await;
                     let t = now();
                     let until = next_due
@@ -355,7 +370,7 @@ where
         if let Some(policy) = self.config.tls_per_domain.get(domain) {
             client.tls = *policy;
         }
-        let report = deliver(
+        let report = deliver_cached(
             self.lookup.as_ref(),
             &client,
             domain,
@@ -364,6 +379,7 @@ where
                 recipients: &recipients,
             },
             &data,
+            self.sessions.as_deref(),
         )
         .await;
 

@@ -414,8 +414,8 @@ fn capabilities(reply: &Reply) -> Capabilities {
 }
 
 /// Deliver `message` to `recipients` through the server at `addr` (host name `host`,
-/// used for TLS). `allow_tls` false forces cleartext, for the retry after a failed
-/// opportunistic handshake.
+/// used for TLS), on a connection of its own. `allow_tls` false forces cleartext, for
+/// the retry after a failed opportunistic handshake.
 pub async fn transaction(
     config: &ClientConfig,
     host: &str,
@@ -424,87 +424,179 @@ pub async fn transaction(
     message: &[u8],
     allow_tls: bool,
 ) -> Result<TransactionReport, SessionError> {
-    let t = config.timeouts;
-    let sockaddr = SocketAddr::new(addr, config.port);
-    let tcp = connect(config, sockaddr).await?;
-    let mut conn = Conn {
-        stream: Stream::Plain(tcp),
-        buf: Vec::new(),
-    };
+    let mut session = Session::open(config, host, addr, allow_tls).await?;
+    let report = session.send(config, envelope, message).await?;
+    session.quit().await;
+    Ok(report)
+}
 
-    let greeting = conn.read_reply(t.greeting, "the greeting").await?;
-    if !greeting.code.is_positive() {
-        return Err(refused(&greeting));
+/// An open SMTP session with one server, ready for a transaction: greeted, EHLO done,
+/// TLS and AUTH as the configuration asks. After [`Session::send`] it can carry the
+/// next message to the same server ([`Session::reset`] first), as a connection cache.
+pub struct Session {
+    conn: Conn,
+    caps: Capabilities,
+    host: String,
+    addr: SocketAddr,
+    tls: Option<String>,
+    transactions: u32,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("host", &self.host)
+            .field("addr", &self.addr)
+            .field("tls", &self.tls)
+            .field("transactions", &self.transactions)
+            .finish_non_exhaustive()
     }
-    let mut caps = ehlo(&mut conn, config).await?;
+}
 
-    let mut tls_info = None;
-    let want_tls = allow_tls && config.tls != TlsPolicy::Disabled;
-    if want_tls && caps.starttls {
-        conn.send(b"STARTTLS\r\n", t.command, "STARTTLS").await?;
-        let reply = conn.read_reply(t.command, "STARTTLS").await?;
-        if reply.code.get() != 220 {
-            return Err(tls_failure(
-                config,
-                format!("STARTTLS refused: {}", reply_line(&reply)),
+impl Session {
+    /// The MX host name.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Transactions completed on this session.
+    pub fn transactions(&self) -> u32 {
+        self.transactions
+    }
+
+    /// One transaction on this session.
+    pub async fn send(
+        &mut self,
+        config: &ClientConfig,
+        envelope: Envelope<'_>,
+        message: &[u8],
+    ) -> Result<TransactionReport, SessionError> {
+        let recipients =
+            mail_transaction(&mut self.conn, &self.caps, config, envelope, message).await?;
+        self.transactions += 1;
+        Ok(TransactionReport {
+            host: self.host.clone(),
+            addr: self.addr,
+            tls: self.tls.clone(),
+            recipients,
+        })
+    }
+
+    /// RSET (RFC 5321 §4.1.1.5) before reusing the session: true when the server
+    /// answered 250 in time, so the session is alive and outside any transaction.
+    pub async fn reset(&mut self) -> bool {
+        let limit = Duration::from_secs(10);
+        if !self.conn.buf.is_empty() {
+            return false;
+        }
+        if self.conn.send(b"RSET\r\n", limit, "RSET").await.is_err() {
+            return false;
+        }
+        matches!(self.conn.read_reply(limit, "RSET").await, Ok(r) if r.code.is_positive())
+    }
+
+    /// QUIT, politely and briefly.
+    pub async fn quit(mut self) {
+        let _ = self
+            .conn
+            .send(b"QUIT\r\n", Duration::from_secs(5), "QUIT")
+            .await;
+        let _ = self.conn.read_reply(Duration::from_secs(5), "QUIT").await;
+    }
+
+    /// Connect, read the greeting, EHLO, STARTTLS and AUTH as configured.
+    pub async fn open(
+        config: &ClientConfig,
+        host: &str,
+        addr: IpAddr,
+        allow_tls: bool,
+    ) -> Result<Session, SessionError> {
+        let t = config.timeouts;
+        let sockaddr = SocketAddr::new(addr, config.port);
+        let tcp = connect(config, sockaddr).await?;
+        let mut conn = Conn {
+            stream: Stream::Plain(tcp),
+            buf: Vec::new(),
+        };
+
+        let greeting = conn.read_reply(t.greeting, "the greeting").await?;
+        if !greeting.code.is_positive() {
+            return Err(refused(&greeting));
+        }
+        let mut caps = ehlo(&mut conn, config).await?;
+
+        let mut tls_info = None;
+        let want_tls = allow_tls && config.tls != TlsPolicy::Disabled;
+        if want_tls && caps.starttls {
+            conn.send(b"STARTTLS\r\n", t.command, "STARTTLS").await?;
+            let reply = conn.read_reply(t.command, "STARTTLS").await?;
+            if reply.code.get() != 220 {
+                return Err(tls_failure(
+                    config,
+                    format!("STARTTLS refused: {}", reply_line(&reply)),
+                ));
+            }
+            // RFC 3207 §4.2 (and CVE-2011-0411 in reverse): nothing the server sent before
+            // the handshake may be read as part of the TLS session.
+            if !conn.buf.is_empty() {
+                return Err(SessionError::Protocol(
+                    "the server sent data after its STARTTLS reply, before the handshake".into(),
+                ));
+            }
+            let Stream::Plain(tcp) = conn.stream else {
+                return Err(SessionError::Protocol("STARTTLS twice".into()));
+            };
+            let client_config = match config.tls {
+                TlsPolicy::Verified => tls::verified(),
+                _ => tls::opportunistic(),
+            };
+            let name = ServerName::try_from(host.to_string())
+                .unwrap_or_else(|_| ServerName::IpAddress(addr.into()));
+            let handshake = TlsConnector::from(Arc::clone(&client_config)).connect(name, tcp);
+            let stream = timeout(t.command, handshake)
+                .await
+                .map_err(|_| tls_failure(config, "handshake timed out".into()))?
+                .map_err(|e| tls_failure(config, e.to_string()))?;
+            let (_, session) = stream.get_ref();
+            tls_info = Some(format!(
+                "{} {}",
+                session
+                    .protocol_version()
+                    .map(|v| format!("{v:?}"))
+                    .unwrap_or_default(),
+                session
+                    .negotiated_cipher_suite()
+                    .map(|c| format!("{:?}", c.suite()))
+                    .unwrap_or_default()
+            ));
+            conn.stream = Stream::Tls(Box::new(stream));
+            // RFC 3207 §4.2: forget what was learned before TLS; EHLO again.
+            caps = ehlo(&mut conn, config).await?;
+        } else if matches!(config.tls, TlsPolicy::Required | TlsPolicy::Verified) {
+            let _ = conn.send(b"QUIT\r\n", Duration::from_secs(5), "QUIT").await;
+            return Err(SessionError::TlsRequired(
+                "the server does not offer STARTTLS".into(),
             ));
         }
-        // RFC 3207 §4.2 (and CVE-2011-0411 in reverse): nothing the server sent before
-        // the handshake may be read as part of the TLS session.
-        if !conn.buf.is_empty() {
-            return Err(SessionError::Protocol(
-                "the server sent data after its STARTTLS reply, before the handshake".into(),
-            ));
+
+        if let Some(credentials) = &config.auth {
+            authenticate(&mut conn, config, credentials, tls_info.is_some()).await?;
         }
-        let Stream::Plain(tcp) = conn.stream else {
-            return Err(SessionError::Protocol("STARTTLS twice".into()));
-        };
-        let client_config = match config.tls {
-            TlsPolicy::Verified => tls::verified(tls::system_roots()),
-            _ => tls::opportunistic(),
-        };
-        let name = ServerName::try_from(host.to_string())
-            .unwrap_or_else(|_| ServerName::IpAddress(addr.into()));
-        let handshake = TlsConnector::from(Arc::clone(&client_config)).connect(name, tcp);
-        let stream = timeout(t.command, handshake)
-            .await
-            .map_err(|_| tls_failure(config, "handshake timed out".into()))?
-            .map_err(|e| tls_failure(config, e.to_string()))?;
-        let (_, session) = stream.get_ref();
-        tls_info = Some(format!(
-            "{} {}",
-            session
-                .protocol_version()
-                .map(|v| format!("{v:?}"))
-                .unwrap_or_default(),
-            session
-                .negotiated_cipher_suite()
-                .map(|c| format!("{:?}", c.suite()))
-                .unwrap_or_default()
-        ));
-        conn.stream = Stream::Tls(Box::new(stream));
-        // RFC 3207 §4.2: forget what was learned before TLS; EHLO again.
-        caps = ehlo(&mut conn, config).await?;
-    } else if matches!(config.tls, TlsPolicy::Required | TlsPolicy::Verified) {
-        let _ = conn.send(b"QUIT\r\n", Duration::from_secs(5), "QUIT").await;
-        return Err(SessionError::TlsRequired(
-            "the server does not offer STARTTLS".into(),
-        ));
-    }
 
-    if let Some(credentials) = &config.auth {
-        authenticate(&mut conn, config, credentials, tls_info.is_some()).await?;
+        Ok(Session {
+            conn,
+            caps,
+            host: host.to_string(),
+            addr: sockaddr,
+            tls: tls_info,
+            transactions: 0,
+        })
     }
-
-    let recipients = mail_transaction(&mut conn, &caps, config, envelope, message).await?;
-    let _ = conn.send(b"QUIT\r\n", Duration::from_secs(5), "QUIT").await;
-    let _ = conn.read_reply(Duration::from_secs(5), "QUIT").await;
-    Ok(TransactionReport {
-        host: host.to_string(),
-        addr: sockaddr,
-        tls: tls_info,
-        recipients,
-    })
 }
 
 /// RFC 4954 §4 with the PLAIN mechanism (RFC 4616): `AUTH PLAIN base64(NUL user NUL password)`.
@@ -721,7 +813,9 @@ async fn mail_transaction(
             conn.send(b".\r\n", t.data_block, "DATA").await?;
             let _ = conn.read_reply(t.data_end, "end of data").await?;
         }
-        let _ = conn.send(b"RSET\r\n", t.command, "RSET").await;
+        // Read RSET's reply too, so a cached session stays in step.
+        conn.send(b"RSET\r\n", t.command, "RSET").await?;
+        let _ = conn.read_reply(t.command, "RSET").await?;
         return Ok(vec![outcome; n]);
     }
     if accepted == 0 {

@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use sendwell_dns::Lookup;
 
-use crate::client::{ClientConfig, Envelope, RecipientOutcome, SessionError, transaction};
+use crate::client::{ClientConfig, Envelope, RecipientOutcome, Session, SessionError};
 use crate::route::{MxHost, Route, RouteError, resolve_route};
 
 /// One connection attempt and how it ended.
@@ -56,6 +56,44 @@ pub async fn deliver<L: Lookup>(
     envelope: Envelope<'_>,
     message: &[u8],
 ) -> DeliveryReport {
+    deliver_cached(lookup, config, domain, envelope, message, None).await
+}
+
+/// [`deliver`], first on a session `cache` keeps open to this domain, and keeping the
+/// session afterwards for the next message (as Postfix's connection cache does: no
+/// TCP and TLS handshake per message to a busy destination).
+pub async fn deliver_cached<L: Lookup>(
+    lookup: &L,
+    config: &ClientConfig,
+    domain: &str,
+    envelope: Envelope<'_>,
+    message: &[u8],
+    cache: Option<&SessionCache>,
+) -> DeliveryReport {
+    if let Some(cache) = cache {
+        while let Some(mut session) = cache.take(domain) {
+            // RSET proves the session alive and outside any transaction; a cached
+            // session that fails is dropped and the delivery goes on as if uncached.
+            if !session.reset().await {
+                continue;
+            }
+            if let Ok(report) = session.send(config, envelope, message).await {
+                let attempt = HostAttempt {
+                    host: report.host.clone(),
+                    addr: report.addr,
+                    error: None,
+                    tls: report.tls.clone(),
+                };
+                cache.put(domain, session);
+                return DeliveryReport {
+                    domain: domain.to_string(),
+                    recipients: report.recipients,
+                    attempts: vec![attempt],
+                    remote_host: Some(report.host),
+                };
+            }
+        }
+    }
     match resolve_route(
         lookup,
         domain,
@@ -64,7 +102,7 @@ pub async fn deliver<L: Lookup>(
     )
     .await
     {
-        Ok(route) => deliver_via(&route, config, envelope, message).await,
+        Ok(route) => deliver_via_cached(&route, config, envelope, message, cache).await,
         Err(e) => DeliveryReport {
             domain: domain.to_string(),
             recipients: vec![route_outcome(&e); envelope.recipients.len()],
@@ -96,6 +134,16 @@ pub async fn deliver_via(
     envelope: Envelope<'_>,
     message: &[u8],
 ) -> DeliveryReport {
+    deliver_via_cached(route, config, envelope, message, None).await
+}
+
+async fn deliver_via_cached(
+    route: &Route,
+    config: &ClientConfig,
+    envelope: Envelope<'_>,
+    message: &[u8],
+    cache: Option<&SessionCache>,
+) -> DeliveryReport {
     let mut attempts = Vec::new();
     let mut errors: Vec<SessionError> = Vec::new();
     // Collected first: an iterator of closures held across `.await` would make the
@@ -109,7 +157,26 @@ pub async fn deliver_via(
     for (host, addr) in addresses {
         let mut allow_tls = true;
         loop {
-            let result = transaction(config, &host.name, addr, envelope, message, allow_tls).await;
+            let result = match Session::open(config, &host.name, addr, allow_tls).await {
+                Ok(mut session) => {
+                    let sent = session.send(config, envelope, message).await;
+                    // Only a session to a most-preferred MX is kept: one to a backup
+                    // MX would carry the next messages there even after the preferred
+                    // one is back (RFC 5321 §5.1 orders the hosts for every message).
+                    let most_preferred = route
+                        .hosts
+                        .first()
+                        .is_some_and(|first| first.preference == host.preference);
+                    if sent.is_ok() {
+                        match cache {
+                            Some(cache) if most_preferred => cache.put(&route.domain, session),
+                            _ => session.quit().await,
+                        }
+                    }
+                    sent
+                }
+                Err(e) => Err(e),
+            };
             let sockaddr = SocketAddr::new(addr, config.port);
             match result {
                 Ok(report) => {
@@ -172,5 +239,74 @@ pub async fn deliver_via(
         recipients: vec![outcome; envelope.recipients.len()],
         attempts,
         remote_host: None,
+    }
+}
+
+/// Open sessions kept for the next message, per destination domain.
+///
+/// A session is kept at most `idle` after its last transaction and for at most
+/// `max_transactions`; at most `per_domain` are kept for one domain. Every reuse starts
+/// with RSET, so a session the server closed meanwhile is noticed and replaced.
+#[derive(Debug)]
+pub struct SessionCache {
+    sessions:
+        std::sync::Mutex<std::collections::HashMap<String, Vec<(Session, std::time::Instant)>>>,
+    idle: std::time::Duration,
+    per_domain: usize,
+    max_transactions: u32,
+}
+
+impl SessionCache {
+    /// A cache keeping sessions `idle` long, `per_domain` per domain.
+    pub fn new(idle: std::time::Duration, per_domain: usize) -> Self {
+        SessionCache {
+            sessions: std::sync::Mutex::new(std::collections::HashMap::new()),
+            idle,
+            per_domain,
+            max_transactions: 100,
+        }
+    }
+
+    fn take(&self, domain: &str) -> Option<Session> {
+        let mut map = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let list = map.get_mut(domain)?;
+        while let Some((session, since)) = list.pop() {
+            if since.elapsed() <= self.idle {
+                return Some(session);
+            }
+            // Expired: dropped (the connection closes without QUIT; servers expect it).
+        }
+        None
+    }
+
+    fn put(&self, domain: &str, session: Session) {
+        if session.transactions() >= self.max_transactions {
+            return;
+        }
+        let mut map = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let list = map.entry(domain.to_string()).or_default();
+        if list.len() < self.per_domain {
+            list.push((session, std::time::Instant::now()));
+        }
+    }
+
+    /// Close the sessions idle longer than the limit (QUIT), and forget empty domains.
+    pub async fn sweep(&self) {
+        let expired: Vec<Session> = {
+            let mut map = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+            let mut out = Vec::new();
+            for list in map.values_mut() {
+                let (keep, old): (Vec<_>, Vec<_>) = list
+                    .drain(..)
+                    .partition(|(_, since)| since.elapsed() <= self.idle);
+                *list = keep;
+                out.extend(old.into_iter().map(|(s, _)| s));
+            }
+            map.retain(|_, list| !list.is_empty());
+            out
+        };
+        for session in expired {
+            session.quit().await;
+        }
     }
 }

@@ -35,5 +35,7 @@ pub use client::{
     ClientConfig, Credentials, Envelope, RecipientOutcome, SessionError, Timeouts, TlsPolicy,
     TransactionReport,
 };
-pub use deliver::{DeliveryReport, HostAttempt, deliver, deliver_via};
+pub use deliver::{
+    DeliveryReport, HostAttempt, SessionCache, deliver, deliver_cached, deliver_via,
+};
 pub use route::{AddressPreference, MxHost, Route, RouteError, resolve_route};

@@ -7,7 +7,7 @@
 //! it showed). `verify` mode checks the chain against the system's trust anchors and the
 //! MX host name, for domains configured to require it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -71,30 +71,39 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
-/// A client configuration for opportunistic TLS (no certificate authentication).
+/// The client configuration for opportunistic TLS (no certificate authentication),
+/// built once: every connection shares it, and with it rustls's session cache, so a
+/// second connection to the same server resumes its TLS session.
 pub(crate) fn opportunistic() -> Arc<ClientConfig> {
-    let provider = provider();
-    let config = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("aws-lc-rs supports the default protocol versions")
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Unauthenticated { provider }))
-        .with_no_client_auth();
-    Arc::new(config)
+    static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+    Arc::clone(CONFIG.get_or_init(|| {
+        let provider = provider();
+        let config = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("aws-lc-rs supports the default protocol versions")
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Unauthenticated { provider }))
+            .with_no_client_auth();
+        Arc::new(config)
+    }))
 }
 
-/// A client configuration that authenticates servers against `roots`.
-pub(crate) fn verified(roots: RootCertStore) -> Arc<ClientConfig> {
-    let config = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .expect("aws-lc-rs supports the default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
+/// The client configuration that authenticates servers against the system's trust
+/// anchors, built once (reading the bundle costs milliseconds).
+pub(crate) fn verified() -> Arc<ClientConfig> {
+    static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+    Arc::clone(CONFIG.get_or_init(|| {
+        let config = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("aws-lc-rs supports the default protocol versions")
+            .with_root_certificates(system_roots())
+            .with_no_client_auth();
+        Arc::new(config)
+    }))
 }
 
 /// The system's trust anchors (Debian's ca-certificates bundle).
-pub(crate) fn system_roots() -> RootCertStore {
+fn system_roots() -> RootCertStore {
     use rustls::pki_types::pem::PemObject;
     let mut roots = RootCertStore::empty();
     if let Ok(iter) = CertificateDer::pem_file_iter("/etc/ssl/certs/ca-certificates.crt") {

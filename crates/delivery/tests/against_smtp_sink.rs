@@ -228,3 +228,77 @@ async fn required_tls_is_never_skipped() {
     );
     assert!(sink.messages().is_empty());
 }
+
+#[tokio::test]
+async fn a_cached_session_carries_the_next_messages() {
+    use sendwell_delivery::{SessionCache, deliver_cached};
+    use sendwell_dns::MockLookup;
+    let lookup = MockLookup::from_zone(
+        "receiver.test MX 10 mx.receiver.test\nmx.receiver.test A 127.0.0.1\n",
+    )
+    .unwrap();
+    let rcpts = recipients();
+    let send = |port: u16, cache: Option<&'static SessionCache>| {
+        let lookup = &lookup;
+        let rcpts = &rcpts;
+        async move {
+            deliver_cached(
+                lookup,
+                &config(port),
+                "receiver.test",
+                Envelope {
+                    mail_from: "alice@sender.test",
+                    recipients: rcpts,
+                },
+                MESSAGE,
+                cache,
+            )
+            .await
+        }
+    };
+    // With a cache: three messages, one session (still open: no session has ended).
+    let cache: &'static SessionCache = Box::leak(Box::new(SessionCache::new(
+        std::time::Duration::from_secs(1),
+        4,
+    )));
+    let sink = SmtpSink::start(&[]);
+    for i in 0..3 {
+        let report = send(sink.addr().port(), Some(cache)).await;
+        assert!(
+            report.recipients.iter().all(RecipientOutcome::is_delivered),
+            "message {i}: {report:?}"
+        );
+    }
+    assert_eq!(sink.messages().len(), 3);
+    assert_eq!(
+        sink.counters(),
+        (0, 3),
+        "one open session carried all three"
+    );
+    // Idle past the limit: the sweep says QUIT; the one session ends.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    cache.sweep().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while sink.counters() != (1, 3) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            sink.counters()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Without: a session per message.
+    let sink = SmtpSink::start(&[]);
+    for _ in 0..2 {
+        assert!(send(sink.addr().port(), None).await.recipients[0].is_delivered());
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while sink.counters() != (2, 2) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            sink.counters()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -95,10 +95,39 @@ impl<'a> Message<'a> {
     }
 }
 
+/// Octets checked at a time by [`has_bare_lf`].
+const BLOCK: usize = 64;
+
+/// Whether `input` has an LF not preceded by CR. A fixed-length, branch-free loop per
+/// block, which the compiler turns into SIMD compares: a whole message is checked at
+/// several octets per cycle (looking LFs up one by one costs a call per line).
+fn has_bare_lf(input: &[u8]) -> bool {
+    if input.first() == Some(&b'\n') {
+        return true;
+    }
+    // Every pair of neighbours (input[k], input[k + 1]).
+    let before = &input[..input.len().saturating_sub(1)];
+    let after = input.get(1..).unwrap_or_default();
+    let mut blocks = before.chunks_exact(BLOCK).zip(after.chunks_exact(BLOCK));
+    for (b, a) in &mut blocks {
+        let mut bare = 0u8;
+        for k in 0..BLOCK {
+            bare |= u8::from((a[k] == b'\n') & (b[k] != b'\r'));
+        }
+        if bare != 0 {
+            return true;
+        }
+    }
+    let done = before.len() / BLOCK * BLOCK;
+    before[done..]
+        .iter()
+        .zip(&after[done..])
+        .any(|(&b, &a)| a == b'\n' && b != b'\r')
+}
+
 /// Convert bare LF to CRLF, borrowing when there is none.
 fn to_crlf(input: &[u8]) -> Cow<'_, [u8]> {
-    let has_bare_lf = memchr::memchr_iter(b'\n', input).any(|i| i == 0 || input[i - 1] != b'\r');
-    if !has_bare_lf {
+    if !has_bare_lf(input) {
         return Cow::Borrowed(input);
     }
     let mut out = Vec::with_capacity(input.len() + input.len() / 32 + 2);
@@ -180,6 +209,36 @@ mod tests {
         assert_eq!(m.data(), b"From: a@b\r\nSubject: x\r\n\r\nline\r\n\r\n");
         assert_eq!(m.body(), b"line\r\n\r\n");
         assert_eq!(m.headers().len(), 2);
+    }
+
+    #[test]
+    fn finds_a_bare_lf_anywhere() {
+        // Every position, in and across the 64-octet blocks, against the plain rule.
+        for len in [0, 1, 2, 63, 64, 65, 130, 200] {
+            let base: Vec<u8> = (0..len)
+                .map(|i| if i % 9 == 8 { b'\n' } else { b'x' })
+                .collect();
+            let crlf: Vec<u8> = base
+                .iter()
+                .enumerate()
+                .map(|(i, &b)| {
+                    if base.get(i + 1) == Some(&b'\n') {
+                        b'\r'
+                    } else {
+                        b
+                    }
+                })
+                .collect();
+            for at in 0..len {
+                for input in [&base, &crlf] {
+                    let mut m = input.clone();
+                    m[at] = b'\n';
+                    let plain = (0..len).any(|i| m[i] == b'\n' && (i == 0 || m[i - 1] != b'\r'));
+                    assert_eq!(has_bare_lf(&m), plain, "{m:?}");
+                }
+            }
+            assert!(!has_bare_lf(&crlf));
+        }
     }
 
     #[test]

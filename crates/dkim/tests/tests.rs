@@ -14,3 +14,6 @@ mod properties;
 mod real_world;
 /// RFC 6376 §3.4.5 canonicalization, RFC 8463 Appendix A byte for byte.
 mod rfc;
+/// Tampering with signed messages and the oracle that says what may still pass
+/// (shared with the fuzz target dkim_verify).
+mod tamper;

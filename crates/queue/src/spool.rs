@@ -312,6 +312,7 @@ impl FileStore {
     fn update(
         &self,
         id: QueueId,
+        durable: bool,
         f: impl FnOnce(&mut MessageState) -> bool,
     ) -> Result<bool, QueueError> {
         let shared = &self.shared;
@@ -332,7 +333,7 @@ impl FileStore {
         if !f(&mut state) {
             return Ok(true);
         }
-        state::write(&shared.dir, id, &state)?;
+        state::write(&shared.dir, id, &state, durable)?;
         let mtime = state_mtime(&shared.dir, id);
         let mut index = shared.lock();
         shared.apply(&mut index, id, state, mtime);
@@ -404,23 +405,37 @@ impl Shared {
         if !self.exclusive {
             return 0;
         }
-        let mut index = self.lock();
-        let empty: Vec<u64> = index
-            .segments
-            .iter()
-            .filter(|(n, s)| s.live == 0 && index.current != Some(**n))
-            .map(|(n, _)| *n)
-            .collect();
+        // Under the index lock only the bookkeeping: which segments are finished. The
+        // files (a segment and thousands of state files) are removed after the lock is
+        // released, so accepting and delivering never wait for the file system here.
+        let finished: Vec<(u64, Segment)> = {
+            let mut index = self.lock();
+            let current = index.current;
+            let empty: Vec<u64> = index
+                .segments
+                .iter()
+                .filter(|(n, s)| s.live == 0 && current != Some(**n))
+                .map(|(n, _)| *n)
+                .collect();
+            empty
+                .into_iter()
+                .filter_map(|n| index.segments.remove(&n).map(|seg| (n, seg)))
+                .collect()
+        };
         let mut removed = 0;
-        for n in empty {
+        for (n, seg) in finished {
             let path = segment_path(&self.dir, n);
             if std::fs::remove_file(&path).is_ok() || !path.exists() {
                 removed += 1;
-                if let Some(seg) = index.segments.remove(&n) {
-                    for id in seg.ids {
-                        state::remove(&self.dir, id);
-                    }
+                // Only once the segment is gone: a recovery that still found it must
+                // also find its messages' states and know they are finished.
+                for id in &seg.ids {
+                    state::remove(&self.dir, *id);
                 }
+            } else {
+                // Not removed: keep it known, to try again at the next collection.
+                tracing::warn!(path = %path.display(), "cannot remove a finished queue segment");
+                self.lock().segments.insert(n, seg);
             }
         }
         removed
@@ -651,7 +666,7 @@ impl QueueStore for FileStore {
     ) -> Result<bool, QueueError> {
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
-            store.update(id, |s| {
+            store.update(id, false, |s| {
                 for (i, r) in updates {
                     if let Some(slot) = s.recipients.get_mut(i) {
                         *slot = r;
@@ -667,7 +682,7 @@ impl QueueStore for FileStore {
     async fn delete(&self, id: QueueId) -> Result<bool, QueueError> {
         let store = self.clone();
         let found = tokio::task::spawn_blocking(move || {
-            store.update(id, |s| {
+            store.update(id, true, |s| {
                 s.deleted = true;
                 true
             })
@@ -683,7 +698,7 @@ impl QueueStore for FileStore {
     async fn retry_now(&self, id: QueueId) -> Result<bool, QueueError> {
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
-            store.update(id, |s| {
+            store.update(id, true, |s| {
                 for r in &mut s.recipients {
                     if r.status == DeliveryStatus::Queued {
                         r.next_attempt = None;

@@ -1,6 +1,7 @@
 //! Per-message delivery state files: `queue/state/<id>`, one self-checking record
 //! (kind 2, the [`MessageState`] as JSON), replaced atomically (write a temporary
-//! file, fsync, rename, fsync the directory). No state file means "just accepted":
+//! file, rename; for administrative changes also fsync both, see [`write`]). A state
+//! file that a crash left damaged reads as absent. No state file means "just accepted":
 //! the accept path never writes one.
 //!
 //! The server and `sendwell queue` may both change a state; each does its
@@ -55,8 +56,20 @@ pub(crate) fn read(queue_dir: &Path, id: QueueId) -> Result<Option<MessageState>
     }
 }
 
-/// Replace a state file atomically and durably.
-pub(crate) fn write(queue_dir: &Path, id: QueueId, state: &MessageState) -> Result<(), QueueError> {
+/// Replace a state file atomically; with `durable`, also on stable storage before this
+/// returns (data and directory entry synced).
+///
+/// Delivery outcomes are written without the syncs: losing one in a crash only means the
+/// recipient is tried again (delivery is at least once, as with every MTA; Postfix does
+/// not sync after a delivery either), and two syncs per delivered message under the
+/// state lock would serialise the delivery agents. Administrative changes (`sendwell
+/// queue delete`/`retry`) are durable: a deleted message must stay deleted.
+pub(crate) fn write(
+    queue_dir: &Path,
+    id: QueueId,
+    state: &MessageState,
+    durable: bool,
+) -> Result<(), QueueError> {
     let dir = state_dir(queue_dir);
     let path = dir.join(id.to_string());
     let tmp = dir.join(format!(".{id}.tmp"));
@@ -65,9 +78,11 @@ pub(crate) fn write(queue_dir: &Path, id: QueueId, state: &MessageState) -> Resu
     let bytes = record::encode(KIND_STATE, &meta, b"");
     let mut f = File::create(&tmp).map_err(io("create", &tmp))?;
     f.write_all(&bytes).map_err(io("write", &tmp))?;
-    f.sync_data().map_err(io("sync", &tmp))?;
+    if durable {
+        f.sync_data().map_err(io("sync", &tmp))?;
+    }
     std::fs::rename(&tmp, &path).map_err(io("rename", &path))?;
-    sync_dir(&dir)
+    if durable { sync_dir(&dir) } else { Ok(()) }
 }
 
 /// Remove a state file (after its message left the queue).

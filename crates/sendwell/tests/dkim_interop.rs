@@ -2,7 +2,10 @@
 //!
 //! - Sendwell signs (RSA-2048 and Ed25519 in one pass); dkimpy, Mail::DKIM and OpenDKIM
 //!   (as a milter behind Postfix, in a network namespace) verify.
-//! - dkimpy, Mail::DKIM and OpenDKIM (`opendkim-testmsg`) sign; Sendwell verifies.
+//! - dkimpy, Mail::DKIM and OpenDKIM sign; Sendwell verifies. OpenDKIM signs twice over:
+//!   `opendkim-testmsg` (rsa-sha1 only, so checked under `--historic`), and OpenDKIM the
+//!   milter in `Mode sv` behind Postfix (rsa-sha256 and ed25519-sha256, checked under the
+//!   default RFC 8301 policy), the way a sending site runs it.
 //! - A one-byte change to a signed header field or to the body makes every verifier fail.
 //!
 //! Keys reach every side through BIND: on 127.0.0.1:<free port> for Sendwell
@@ -492,7 +495,8 @@ fn opendkim_both_ways() {
     // OpenDKIM signs (opendkim-testmsg, with Sendwell's PKCS#8 key); Sendwell verifies,
     // run inside the namespace and asking its BIND. opendkim-testmsg signs rsa-sha1 and
     // has no option for another algorithm: Sendwell says permerror by RFC 8301, and
-    // with --historic checks the signature itself.
+    // with --historic checks the signature itself. (OpenDKIM's rsa-sha256 and
+    // ed25519-sha256 signatures come from the milter: opendkim_signs_* below.)
     let mut cmd = world.command("opendkim-testmsg");
     cmd.args(["-C", "-d", DOMAIN, "-s", "odk", "-k"]).arg(&odk);
     let signed = ok(run_with_input(cmd, &message()), "opendkim-testmsg");
@@ -518,4 +522,179 @@ fn opendkim_both_ways() {
     assert_eq!(verify_inside(&signed, true), ["pass"]);
     assert_eq!(verify_inside(&tamper(&signed, "body"), true), ["fail"]);
     assert_eq!(verify_inside(&tamper(&signed, "header"), true), ["fail"]);
+}
+
+/// A new key made with openssl (`rsa-sha256`: RSA-2048; `ed25519-sha256`: Ed25519), as
+/// an OpenDKIM site makes one: (PEM key file, the `p=` value of its key record).
+fn openssl_key(dir: &Path, algorithm: &str) -> (PathBuf, String) {
+    use base64::Engine;
+    let key = dir.join(format!("opendkim-{algorithm}.pem"));
+    let mut genpkey = Command::new("openssl");
+    genpkey.arg("genpkey");
+    match algorithm {
+        "rsa-sha256" => genpkey.args(["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]),
+        "ed25519-sha256" => genpkey.args(["-algorithm", "ed25519"]),
+        _ => unreachable!(),
+    };
+    ok(
+        genpkey.arg("-out").arg(&key).output().expect("openssl"),
+        "openssl genpkey",
+    );
+    let spki = ok(
+        Command::new("openssl")
+            .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+            .arg(&key)
+            .output()
+            .expect("openssl"),
+        "openssl pkey -pubout",
+    );
+    // RSA: p= is the SubjectPublicKeyInfo (RFC 6376 §3.6.1); Ed25519: the bare 32-octet
+    // public key (RFC 8463 §4), which ends the SubjectPublicKeyInfo.
+    let p = match algorithm {
+        "rsa-sha256" => &spki[..],
+        _ => &spki[spki.len() - 32..],
+    };
+    (key, base64::engine::general_purpose::STANDARD.encode(p))
+}
+
+/// OpenDKIM signs (as a milter in `Mode sv`, the way a sending site runs it) with
+/// `algorithm`; Sendwell verifies under the default policy (RFC 8301), through the
+/// world's BIND: pass, and fail after a one-byte change to the body or to a signed
+/// header field. Mail from a host other than the signing one is not signed.
+fn opendkim_signs_sendwell_verifies(algorithm: &str) {
+    use sendwell_testkit::world::{MX_ADDR, RECEIVER_DOMAIN, SIGNING_CLIENT_ADDR};
+    use sendwell_testkit::{SigningSetup, WorldOptions};
+
+    let tmp = TempDir::new("dkim-interop");
+    let (key, p) = openssl_key(tmp.path(), algorithm);
+    let k = if algorithm == "rsa-sha256" {
+        "rsa"
+    } else {
+        "ed25519"
+    };
+    let record = format!("v=DKIM1; k={k}; p={p}");
+    let strings: Vec<String> = record
+        .as_bytes()
+        .chunks(250)
+        .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
+        .collect();
+    let receiver_zone = format!(
+        "@ MX 10 mx\nmx A {MX_ADDR}\nodk._domainkey TXT ( {} )\n",
+        strings.join(" ")
+    );
+    let world = MailWorld::start_with(
+        &[(RECEIVER_DOMAIN, &receiver_zone)],
+        WorldOptions {
+            opendkim_signs: Some(SigningSetup {
+                domain: RECEIVER_DOMAIN.to_string(),
+                selector: "odk".to_string(),
+                key_file: key,
+                algorithm: algorithm.to_string(),
+            }),
+        },
+    );
+
+    // The same message from the signing host, then from another host.
+    let message = String::from_utf8(message())
+        .unwrap()
+        .replace("Alice <alice@sender.test>", "Carol <carol@receiver.test>")
+        .replace("interop-1@sender.test", "interop-2@receiver.test");
+    let file = tmp.path().join("to-sign.eml");
+    std::fs::write(&file, &message).unwrap();
+    for (n, client) in [SIGNING_CLIENT_ADDR.to_string(), "127.0.0.2".to_string()]
+        .iter()
+        .enumerate()
+    {
+        let out = world
+            .command("swaks")
+            .args(["--server", "127.0.0.3", "--local-interface", client])
+            .args([
+                "--helo",
+                "mail.receiver.test",
+                "--from",
+                "carol@receiver.test",
+            ])
+            .args(["--to", "bob@receiver.test", "--data"])
+            .arg(&file)
+            .output()
+            .expect("run swaks");
+        assert!(
+            out.status.success(),
+            "swaks: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            world.postfix_log()
+        );
+        world.wait_for_mail(n + 1, Duration::from_secs(30));
+    }
+    let mail = world.mailbox();
+    let signed = &mail[0];
+    let headers = header_block(signed);
+    let field = headers
+        .replace("\n\t", " ")
+        .replace("\n ", " ")
+        .lines()
+        .find(|l| l.starts_with("DKIM-Signature:"))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("OpenDKIM did not sign:\n{headers}"));
+    for tag in [
+        format!("a={algorithm};"),
+        "c=relaxed/relaxed;".to_string(),
+        format!("d={RECEIVER_DOMAIN};"),
+        "s=odk;".to_string(),
+    ] {
+        assert!(field.contains(&tag), "{tag} not in {field}");
+    }
+    assert!(
+        !header_block(&mail[1]).contains("DKIM-Signature:"),
+        "mail from 127.0.0.2 was signed:\n{}",
+        header_block(&mail[1])
+    );
+
+    let verify_inside = |message: &[u8]| -> Vec<String> {
+        let mut cmd = world.command(env!("CARGO_BIN_EXE_sendwell"));
+        cmd.args(["dkim", "verify", "--json", "--resolver", "127.0.0.1:53"]);
+        let out = run_with_input(cmd, message);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        json["signatures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {}",
+                    s["result"].as_str().unwrap(),
+                    s["algorithm"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let text = String::from_utf8(signed.clone()).unwrap();
+    assert_eq!(
+        verify_inside(signed),
+        [format!("pass {algorithm}")],
+        "{text}"
+    );
+    let body = text.replacen("Hello Bob.", "Hello Bob!", 1);
+    let header = text.replacen("Subject: Interop test", "Subject: Interop tesT", 1);
+    assert_ne!(body, text);
+    assert_ne!(header, text);
+    assert_eq!(
+        verify_inside(body.as_bytes()),
+        [format!("fail {algorithm}")]
+    );
+    assert_eq!(
+        verify_inside(header.as_bytes()),
+        [format!("fail {algorithm}")]
+    );
+}
+
+#[test]
+fn opendkim_signs_rsa_sha256_sendwell_verifies() {
+    opendkim_signs_sendwell_verifies("rsa-sha256");
+}
+
+#[test]
+fn opendkim_signs_ed25519_sha256_sendwell_verifies() {
+    opendkim_signs_sendwell_verifies("ed25519-sha256");
 }

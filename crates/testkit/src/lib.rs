@@ -15,7 +15,7 @@ pub use bind::Bind;
 pub use netns::Netns;
 pub use sink::SmtpSink;
 pub use tempdir::TempDir;
-pub use world::MailWorld;
+pub use world::{MailWorld, SigningSetup, WorldOptions};
 
 use std::net::{TcpListener, UdpSocket};
 

@@ -39,7 +39,16 @@ impl SmtpSink {
         let addr = SocketAddr::from((ip, port));
         let log = std::fs::File::create(dir.path().join("sink.log")).expect("log file");
         let child = Command::new(program)
-            .args(["-4", "-u", "postfix", "-h", "sink.test", "-d", &template])
+            .args([
+                "-4",
+                "-c",
+                "-u",
+                "postfix",
+                "-h",
+                "sink.test",
+                "-d",
+                &template,
+            ])
             .args(options)
             .arg(format!("{ip}:{port}"))
             .arg("64")
@@ -62,12 +71,43 @@ impl SmtpSink {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        // The readiness probe above was a session: wait until smtp-sink has counted it,
+        // so that counters() can leave it out.
+        while sink.raw_counters().0 < 1 {
+            assert!(
+                Instant::now() < deadline,
+                "smtp-sink did not count its first session"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
         sink
     }
 
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// smtp-sink's running counters (its `-c` output): sessions ended and messages
+    /// received so far, not counting the readiness probe of [`SmtpSink::start`].
+    pub fn counters(&self) -> (u64, u64) {
+        let (sessions, messages) = self.raw_counters();
+        (sessions.saturating_sub(1), messages)
+    }
+
+    fn raw_counters(&self) -> (u64, u64) {
+        let log = std::fs::read_to_string(self.dir.path().join("sink.log")).unwrap_or_default();
+        let last = log
+            .rsplit(['\r', '\n'])
+            .find(|l| l.starts_with("sess="))
+            .unwrap_or("");
+        let field = |name: &str| {
+            last.split_whitespace()
+                .find_map(|w| w.strip_prefix(name))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("sess="), field("mesg="))
     }
 
     /// Every transaction received so far, oldest first: smtp-sink's own records

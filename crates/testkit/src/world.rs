@@ -8,6 +8,13 @@
 //! - OpenDKIM in verify mode and OpenDMARC as milters (each adds `Authentication-Results`
 //!   with the authserv-id `mx.receiver.test`).
 //!
+//! With [`MailWorld::start_with`] and [`WorldOptions::opendkim_signs`], OpenDKIM also
+//! signs (`Mode sv`), as a sending site's OpenDKIM does: mail that reaches Postfix from
+//! [`SIGNING_CLIENT_ADDR`] (its only `InternalHosts` entry) with a From in the signing
+//! domain leaves with OpenDKIM's DKIM-Signature, relaxed/relaxed, in the chosen algorithm;
+//! mail from every other address is verified exactly as without the option. The signed
+//! message is read from the mailbox like any other.
+//!
 //! Programs under test run inside the namespace with [`MailWorld::command`], e.g. a
 //! sender bound to 127.0.0.2. Verdicts are read from the delivered files, never from logs.
 //!
@@ -15,9 +22,13 @@
 //! OpenDKIM on Debian resolves through libunbound, which ignores resolv.conf, refuses to
 //! query localhost and answers NXDOMAIN for `.test` by default (RFC 6761 special-use
 //! names), so it gets an unbound configuration that forwards to the namespace's BIND;
-//! and OpenDMARC needs a public suffix list that knows `test`.
+//! and OpenDMARC needs a public suffix list that knows `test`. When OpenDKIM signs, its
+//! key is copied into the world's directory, owned by the `opendkim` user, mode 0600;
+//! OpenDKIM's safe-key check would still refuse it because the directory lies under the
+//! world-writable /tmp, so `RequireSafeKeys` is off (a test fixture, not a server).
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -32,6 +43,31 @@ pub const RECEIVER_DOMAIN: &str = "receiver.test";
 pub const MX_HOSTNAME: &str = "mx.receiver.test";
 /// The Maildir every message for `receiver.test` lands in.
 const MAILBOX: &str = "inbox";
+/// The one client address whose mail OpenDKIM signs when [`WorldOptions::opendkim_signs`]
+/// is set (OpenDKIM's `InternalHosts`): send from here to have a message signed.
+pub const SIGNING_CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 9);
+
+/// How to start a [`MailWorld`]; the default is the world of [`MailWorld::start`].
+#[derive(Clone, Debug, Default)]
+pub struct WorldOptions {
+    /// Let OpenDKIM sign as well as verify (`Mode sv`): mail from
+    /// [`SIGNING_CLIENT_ADDR`] whose From is in [`SigningSetup::domain`] is signed.
+    pub opendkim_signs: Option<SigningSetup>,
+}
+
+/// What OpenDKIM signs with, when it signs.
+#[derive(Clone, Debug)]
+pub struct SigningSetup {
+    /// The signing domain (`d=`, OpenDKIM's `Domain`): mail whose From is in it is signed.
+    pub domain: String,
+    /// The selector (`s=`); the test publishes `SELECTOR._domainkey.DOMAIN` in a zone.
+    pub selector: String,
+    /// The private key, PEM (PKCS#1 or PKCS#8 RSA, or PKCS#8 Ed25519). It is copied.
+    pub key_file: PathBuf,
+    /// OpenDKIM's `SignatureAlgorithm`: `rsa-sha256` or `ed25519-sha256` (one per
+    /// OpenDKIM instance: the algorithm is a global setting there).
+    pub algorithm: String,
+}
 
 /// A running mail world, torn down on drop.
 #[derive(Debug)]
@@ -65,6 +101,13 @@ impl MailWorld {
     /// `receiver.test` (MX 10 mx, mx A 127.0.0.3) is added unless the test gives one.
     /// Panics, saying what failed, if any peer does not start.
     pub fn start(zones: &[(&str, &str)]) -> MailWorld {
+        MailWorld::start_with(zones, WorldOptions::default())
+    }
+
+    /// [`MailWorld::start`] with options: see [`WorldOptions`]. A test that has OpenDKIM
+    /// sign in `receiver.test` gives that zone itself (with `@ MX 10 mx`, `mx A
+    /// 127.0.0.3` and the key record).
+    pub fn start_with(zones: &[(&str, &str)], options: WorldOptions) -> MailWorld {
         for (program, package) in [
             ("postfix", "postfix"),
             ("opendkim", "opendkim"),
@@ -98,16 +141,17 @@ impl MailWorld {
         )
         .expect("write unbound.conf");
         let opendkim_conf = d.join("opendkim.conf");
-        std::fs::write(
-            &opendkim_conf,
-            format!(
-                "Syslog no\nMode v\nSocket inet:8891@{MX_ADDR}\nAuthservID {MX_HOSTNAME}\n\
-                 Background no\nUserID opendkim\nAlwaysAddARHeader yes\nMinimumKeyBits 1024\n\
-                 ResolverConfiguration {}\n",
-                unbound.display()
-            ),
-        )
-        .expect("write opendkim.conf");
+        let mut conf = format!(
+            "Syslog no\nSocket inet:8891@{MX_ADDR}\nAuthservID {MX_HOSTNAME}\n\
+             Background no\nUserID opendkim\nAlwaysAddARHeader yes\nMinimumKeyBits 1024\n\
+             ResolverConfiguration {}\n",
+            unbound.display()
+        );
+        match &options.opendkim_signs {
+            None => conf.push_str("Mode v\n"),
+            Some(signing) => conf.push_str(&signing_conf(signing, d)),
+        }
+        std::fs::write(&opendkim_conf, conf).expect("write opendkim.conf");
         let psl = d.join("public_suffix_list.dat");
         let mut list =
             String::from("// the test TLD, so OpenDMARC finds organizational domains\ntest\n");
@@ -410,6 +454,36 @@ impl Drop for MailWorld {
         // namespace's drop kills every process left in it.
         self.netns.kill_all();
     }
+}
+
+/// The signing half of opendkim.conf (`Mode sv`), with the key copied into `dir` and
+/// made readable by the `opendkim` user only.
+fn signing_conf(signing: &SigningSetup, dir: &Path) -> String {
+    let key = dir.join("opendkim-signing.key");
+    std::fs::copy(&signing.key_file, &key).unwrap_or_else(|e| {
+        panic!(
+            "copy the OpenDKIM signing key {}: {e}",
+            signing.key_file.display()
+        )
+    });
+    let (uid, gid) = uid_gid("opendkim");
+    let ok = Command::new("chown")
+        .arg(format!("{uid}:{gid}"))
+        .arg(&key)
+        .status()
+        .expect("chown");
+    assert!(ok.success(), "chown {}", key.display());
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+        .expect("chmod 600 the signing key");
+    format!(
+        "Mode sv\nDomain {}\nSelector {}\nKeyFile {}\nSignatureAlgorithm {}\n\
+         Canonicalization relaxed/relaxed\nInternalHosts {SIGNING_CLIENT_ADDR}\n\
+         RequireSafeKeys false\n",
+        signing.domain,
+        signing.selector,
+        key.display(),
+        signing.algorithm
+    )
 }
 
 fn spawn_postfix(netns: &Netns, etc: &Path, log: &Path) -> Child {
