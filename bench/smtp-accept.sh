@@ -5,7 +5,8 @@
 # Both servers take mail for a remote address from 127.0.0.1 and queue it without
 # delivering it, syncing it to disk before the 250:
 # - Sendwell: `sendwell serve` (release build) on 127.0.0.1:$SW_PORT; the recipient is
-#   an alias that forwards outside, so the message waits in the queue.
+#   an alias that forwards outside, and `[delivery] hold = true`, so the message waits in
+#   the queue (as Postfix's HOLD below).
 # - Postfix: its own config directory (postfix -c), smtpd on 127.0.0.2:$PF_PORT (never
 #   port 25 of the host), relaying for 127.0.0.0/8 with every message put on hold
 #   (check_recipient_access static:HOLD), logging to a file.
@@ -58,6 +59,7 @@ start_sendwell() {
          -e "s/127.0.0.1:2587/127.0.0.1:$((SW_PORT + 10))/" \
          -e "s/127.0.0.1:2465/127.0.0.1:$((SW_PORT + 20))/" \
          -e "s/^max_connections_per_ip = .*/max_connections_per_ip = 100/" \
+         -e "s/^hold = false/hold = true/" \
          -e "s/^max_errors = .*/max_errors = 1000/" "$WORK/sw/sendwell.toml"
   cat >>"$WORK/sw/sendwell.toml" <<EOF
 
