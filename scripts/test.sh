@@ -10,6 +10,14 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# /dev/null must be the null device. On a machine where something replaced it with a regular
+# file, every `>/dev/null` appends to it and every program reading it as stdin gets that text:
+# cargo's probe of rustc (`rustc -` with stdin from /dev/null) then fails with a compile error.
+if [ ! -c /dev/null ]; then
+  printf 'warning: /dev/null is not a character device; recreating it\n' >&2
+  rm -f /dev/null && mknod -m 666 /dev/null c 1 3
+fi
+
 DEBIAN_PACKAGES=(
   bind9 bind9-utils bind9-dnsutils          # authoritative DNS peer, dig, named-checkzone
   postfix opendkim opendkim-tools opendmarc # the receiving MX and its milters
