@@ -75,18 +75,90 @@ async fn answers_and_errors_from_bind() {
     ));
 }
 
+/// A DNS server on loopback that reads every query over UDP and never answers, and
+/// accepts TCP connections on the same port (should the resolver fall back to TCP) and
+/// never answers them either. Both threads end with the test process.
+fn silent_server() -> std::net::SocketAddr {
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = udp.local_addr().unwrap();
+    let tcp = std::net::TcpListener::bind(addr).unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while udp.recv_from(&mut buf).is_ok() {}
+    });
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = tcp.accept() {
+            held.push(conn);
+        }
+    });
+    addr
+}
+
+/// A DNS server on loopback that answers every UDP query with SERVFAIL (RFC 1035
+/// §4.1.1, RCODE 2): the query's ID, opcode, RD and question, with QR and RA set and no
+/// records. Returns its address and how many queries it has answered.
+fn servfail_server() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = udp.local_addr().unwrap();
+    let answered = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = answered.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok((len, from)) = udp.recv_from(&mut buf) {
+            let query = &buf[..len];
+            // Header (12 octets), then QNAME (labels up to the root label), QTYPE, QCLASS.
+            let mut end = 12;
+            while let Some(&label) = query.get(end) {
+                end += 1 + usize::from(label);
+                if label == 0 {
+                    break;
+                }
+            }
+            end += 4;
+            if end > len {
+                continue;
+            }
+            let mut reply = query[..end].to_vec();
+            // QR=1, the query's opcode and RD; RA=1, RCODE=2 (SERVFAIL).
+            reply[2] = 0x80 | (query[2] & 0x79);
+            reply[3] = 0x80 | 0x02;
+            // QDCOUNT 1, no answer, authority or additional records.
+            reply[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+            if udp.send_to(&reply, from).is_ok() {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    (addr, answered)
+}
+
 #[tokio::test]
 async fn a_silent_server_is_a_timeout() {
-    // A UDP socket that never answers; TCP to the same port is refused or unanswered.
-    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let lookup = HickoryLookup::with_server(silent.local_addr().unwrap());
+    let lookup = HickoryLookup::with_server(silent_server());
     let result = lookup.lookup_a("example.test").await;
+    // Exactly a timeout: not a server failure, which would tell SPF (RFC 7208 §4.4) and
+    // DKIM (RFC 6376 §6.1.2) something else about the server.
+    assert_eq!(result, Err(LookupError::Timeout));
+    assert!(result.unwrap_err().is_temporary());
+}
+
+#[tokio::test]
+async fn a_servfail_answer_is_a_server_failure() {
+    let (addr, answered) = servfail_server();
+    let lookup = HickoryLookup::with_server(addr);
+    let result = lookup.lookup_txt("example.test").await;
     assert!(
-        matches!(
-            result,
-            Err(LookupError::Timeout) | Err(LookupError::ServerFailure(_))
-        ),
+        matches!(&result, Err(LookupError::ServerFailure(m)) if m.contains("Server Failure")),
         "{result:?}"
+    );
+    assert!(
+        answered.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the SERVFAIL came from the responder"
     );
     assert!(result.unwrap_err().is_temporary());
 }

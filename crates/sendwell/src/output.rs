@@ -15,8 +15,11 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
+    // As an io::Error (serde_json keeps the original for I/O failures), so a closed
+    // pipe is recognised by `is_broken_pipe`.
+    serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
     writeln!(out)?;
+    out.flush()?;
     Ok(())
 }
 
@@ -92,6 +95,27 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     }
     out
 }
+
+/// `println!` that returns the write error (`?`) instead of panicking, so that a closed
+/// standard output (`sendwell spf lint ... | head -1`) ends the command quietly
+/// (see [`is_broken_pipe`]). Use it in functions returning `anyhow::Result` or
+/// `std::io::Result`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?;
+    }};
+}
+pub(crate) use outln;
+
+/// `print!` counterpart of [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*)?;
+    }};
+}
+pub(crate) use out;
 
 #[cfg(test)]
 mod tests {

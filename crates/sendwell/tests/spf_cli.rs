@@ -256,6 +256,149 @@ fn json_shapes_of_lint_and_build() {
         &bind,
     );
     assert_eq!(code, 1, "a bad network is an input error: {stderr}");
+    // The reason is printed once, not once by the error and again by its source.
+    let (_, stderr, code) = sendwell(
+        &format!("spf build --ip4 300.1.1.1 --resolver {README_RESOLVER}"),
+        &bind,
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: \"300.1.1.1\" is not valid for ip4: "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("(RFC 7208 §5.6)").count(), 1, "{stderr}");
     let (_, stderr, code) = sendwell("spf check --ip 192.0.2.1", &bind);
     assert_eq!(code, 2, "a null reverse-path needs --helo: {stderr}");
+}
+
+#[test]
+fn build_refuses_a_record_dns_failures_left_unchecked() {
+    let bind = bind();
+    // BIND answers REFUSED for names outside its zones (recursion is off): the records
+    // of these includes cannot be fetched. With them answering, the same shape of record
+    // (README: a, b, c.example.net) is 12 lookups, over the budget.
+    let cmd = format!(
+        "spf build --mx --include a.elsewhere.test --include b.elsewhere.test --include c.elsewhere.test --include _spf.example.net --domain example.com --resolver {README_RESOLVER}"
+    );
+    let (stdout, stderr, code) = sendwell(&cmd, &bind);
+    assert_eq!(code, 10, "refused: {stdout}{stderr}");
+    assert!(
+        stdout.starts_with("refused: v=spf1 mx include:a.elsewhere.test "),
+        "{stdout}"
+    );
+    for name in ["a", "b", "c"] {
+        assert!(
+            stdout.contains(&format!(
+                "dns-error: example.com › include:{name}.elsewhere.test: the TXT lookup for {name}.elsewhere.test failed"
+            )),
+            "{stdout}"
+        );
+    }
+    assert_eq!(
+        stdout
+            .matches("so the budget of 10 (RFC 7208 §4.6.4) cannot be checked")
+            .count(),
+        3,
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("DNS lookups"),
+        "no count is vouched for: {stdout}"
+    );
+
+    let (stdout, stderr, code) = sendwell(&format!("{cmd} --json"), &bind);
+    assert_eq!(code, 10, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["refused"], true);
+    assert_eq!(json["lookups_complete"], false);
+    assert_eq!(json["lookups"], 5);
+    let unchecked: Vec<&str> = json["unchecked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        unchecked,
+        vec!["a.elsewhere.test", "b.elsewhere.test", "c.elsewhere.test"]
+    );
+
+    // The explicit override prints it, saying the count is only a lower bound.
+    let (stdout, stderr, code) = sendwell(&format!("{cmd} --allow-unchecked"), &bind);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let mut lines = stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "v=spf1 mx include:a.elsewhere.test include:b.elsewhere.test include:c.elsewhere.test include:_spf.example.net -all"
+        )
+    );
+    assert!(
+        stdout.contains(
+            "at least 5/10 DNS lookups: not checked against the budget (--allow-unchecked)"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn lint_sees_records_in_quotes_and_endings_through_redirect() {
+    let bind = bind();
+    let lint = |args: &str| {
+        let (stdout, stderr, code) = sendwell(
+            &format!("spf lint {args} --json --resolver {README_RESOLVER}"),
+            &bind,
+        );
+        let findings: Vec<serde_json::Value> =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
+        (findings, code)
+    };
+    let find = |findings: &[serde_json::Value], code: &str| -> Option<serde_json::Value> {
+        findings.iter().find(|f| f["code"] == code).cloned()
+    };
+    // Published with the quote characters as part of the TXT text.
+    let (findings, code) = lint("quoted.example.com");
+    assert_eq!(code, 10);
+    let quotes = find(&findings, "quotes").expect("quotes");
+    assert_eq!(quotes["severity"], "error");
+    let message = quotes["message"].as_str().unwrap();
+    assert!(
+        message.contains("receivers see no SPF record at all")
+            && message
+                .ends_with("publish it without the quote characters: v=spf1 ip4:192.0.2.0/24 -all"),
+        "{message}"
+    );
+    assert!(find(&findings, "no-record").is_none(), "{findings:?}");
+    // Given with --record.
+    let (findings, code) = lint("--record '\"v=spf1 ip4:192.0.2.1 -all\"'");
+    assert_eq!(code, 10);
+    assert_eq!(find(&findings, "quotes").unwrap()["severity"], "error");
+    assert!(find(&findings, "not-spf").is_none(), "{findings:?}");
+    // No "all" of its own: judged by the redirect target's "~all".
+    let (findings, code) = lint("redir.example.com");
+    assert_eq!(code, 0);
+    let soft = find(&findings, "softfail-all").expect("softfail-all through the redirect");
+    assert!(
+        soft["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("redir.example.com → redirect=soft.example.com ends in \"~all\""),
+        "{soft}"
+    );
+}
+
+#[test]
+fn a_sender_without_local_part_is_reported_as_checked() {
+    let bind = bind();
+    let (stdout, stderr, code) = sendwell(
+        &format!(
+            "spf check --ip 198.51.100.7 --sender example.com --helo client.example.org --receiver mx.example.org --resolver {README_RESOLVER} --json"
+        ),
+        &bind,
+    );
+    assert_eq!(code, 10, "{stdout}{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // RFC 7208 §4.3: check_host() used postmaster@example.com.
+    assert_eq!(json["sender"], "postmaster@example.com");
+    assert_eq!(json["domain"], "example.com");
 }

@@ -4,7 +4,9 @@
 //!
 //! [`RecordBuilder::build`] only assembles; [`check`] then lints the result through DNS
 //! (every include followed) and refuses a record receivers would not accept, above all
-//! one over the RFC 7208 §4.6.4 budget of 10 DNS-querying terms.
+//! one over the RFC 7208 §4.6.4 budget of 10 DNS-querying terms — and, unless told
+//! otherwise ([`OnDnsFailure::Accept`]), one it could not check because a DNS query
+//! failed: an include whose record cannot be fetched hides how many lookups it spends.
 
 use sendwell_dns::Lookup;
 
@@ -16,8 +18,9 @@ use crate::record::{Directive, Mechanism, Qualifier, SpfRecord, Term};
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// Not an `ip4`/`ip6` network or an `include` domain.
-    #[error("{given:?} is not valid for {what}: {source}")]
+    /// Not an `ip4`/`ip6` network or an `include` domain. The reason is the source
+    /// (shown by error reporters that walk the chain, such as anyhow's `{:#}`).
+    #[error("{given:?} is not valid for {what}")]
     Invalid {
         /// `ip4`, `ip6` or `include`.
         what: &'static str,
@@ -141,20 +144,40 @@ pub struct Refused {
     pub report: LintReport,
 }
 
+/// What [`check`] does with a record it could not check fully because a DNS query
+/// timed out or failed ([`LintReport::unchecked`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OnDnsFailure {
+    /// Refuse it, saying which name could not be fetched and what is unchecked: the
+    /// lookup count of an include whose record is missing is unknown, so the budget of
+    /// RFC 7208 §4.6.4 cannot be checked.
+    #[default]
+    Refuse,
+    /// Accept it; [`LintReport::count_is_complete`] tells whether the count is a lower
+    /// bound.
+    Accept,
+}
+
 /// Lint `record` as published at `domain` (which `a` and `mx` refer to), following every
 /// include through DNS; refuse it if any finding is an error — over the lookup budget,
-/// an include without a record, too many void lookups, a loop.
+/// an include without a record, too many void lookups, a loop — or, with
+/// [`OnDnsFailure::Refuse`], if a DNS query failed so that it could not be checked.
 pub async fn check<L: Lookup + ?Sized>(
     lookup: &L,
     record: &SpfRecord,
     domain: Option<&str>,
+    on_dns_failure: OnDnsFailure,
 ) -> Result<LintReport, Box<Refused>> {
     let text = record.to_string();
     let report = lint_record(lookup, &text, domain).await;
+    // The `dns-error` findings are warnings for `lint` (receivers would give
+    // "temperror", which may pass), but a record whose lookup count is unknown cannot be
+    // vouched for against RFC 7208 §4.6.4.
+    let refuse_unchecked = on_dns_failure == OnDnsFailure::Refuse && !report.unchecked.is_empty();
     let reasons: Vec<String> = report
         .findings
         .iter()
-        .filter(|f| f.severity == Severity::Error)
+        .filter(|f| f.severity == Severity::Error || (refuse_unchecked && f.code == "dns-error"))
         .map(|f| format!("{}: {}", f.code, f.message))
         .collect();
     if reasons.is_empty() {
@@ -234,7 +257,7 @@ mod tests {
             b = b.include(&format!("i{i}.example")).unwrap();
         }
         let dns = MockLookup::from_zone(&zone).unwrap();
-        let refused = block(check(&dns, &b.build(), None)).unwrap_err();
+        let refused = block(check(&dns, &b.build(), None, OnDnsFailure::Refuse)).unwrap_err();
         assert_eq!(refused.report.lookups, 12);
         assert!(
             refused.reasons[0].starts_with("lookup-limit: 12 DNS-querying terms"),
@@ -242,7 +265,12 @@ mod tests {
             refused.reasons
         );
         let ok = RecordBuilder::new().include("i0.example").unwrap().build();
-        assert_eq!(block(check(&dns, &ok, None)).unwrap().lookups, 3);
+        assert_eq!(
+            block(check(&dns, &ok, None, OnDnsFailure::Refuse))
+                .unwrap()
+                .lookups,
+            3
+        );
     }
 
     #[test]
@@ -252,5 +280,77 @@ mod tests {
         assert!(parts.iter().all(|p| p.len() <= 255));
         assert_eq!(parts.concat(), long);
         assert_eq!(character_strings("v=spf1 -all"), vec!["v=spf1 -all"]);
+    }
+
+    #[test]
+    fn refuses_what_dns_failures_leave_unchecked() {
+        // The reviewer's case: over the budget (12) when DNS works, but with the includes'
+        // records unreachable only 5 terms are seen.
+        let mut zone = String::from("example.com MX 10 mail.example.com\n");
+        for name in ["a", "b", "c"] {
+            zone.push_str(&format!("{name}.example.net SERVFAIL\n"));
+        }
+        zone.push_str("_spf.example.net TIMEOUT\n");
+        let dns = MockLookup::from_zone(&zone).unwrap();
+        let mut b = RecordBuilder::new().mx();
+        for d in [
+            "a.example.net",
+            "b.example.net",
+            "c.example.net",
+            "_spf.example.net",
+        ] {
+            b = b.include(d).unwrap();
+        }
+        let record = b.build();
+        let refused = block(check(
+            &dns,
+            &record,
+            Some("example.com"),
+            OnDnsFailure::Refuse,
+        ))
+        .unwrap_err();
+        assert_eq!(refused.report.lookups, 5);
+        assert_eq!(refused.reasons.len(), 4, "{:#?}", refused.reasons);
+        assert!(
+            refused.reasons[0].starts_with(
+                "dns-error: example.com › include:a.example.net: the TXT lookup for a.example.net failed"
+            ) && refused.reasons[0]
+                .ends_with("so the budget of 10 (RFC 7208 §4.6.4) cannot be checked"),
+            "{}",
+            refused.reasons[0]
+        );
+        assert!(
+            refused.reasons[3]
+                .contains("the TXT lookup for _spf.example.net failed (the DNS query timed out)")
+        );
+        // Accepted when asked to, with the count marked as a lower bound.
+        let report = block(check(
+            &dns,
+            &record,
+            Some("example.com"),
+            OnDnsFailure::Accept,
+        ))
+        .unwrap();
+        assert!(!report.count_is_complete());
+        assert_eq!(report.unchecked.len(), 4);
+        // An error finding is refused either way.
+        let bad = RecordBuilder::new()
+            .include("nothere.example.net")
+            .unwrap()
+            .build();
+        assert!(block(check(&dns, &bad, None, OnDnsFailure::Accept)).is_err());
+    }
+
+    #[test]
+    fn an_invalid_value_says_why_once() {
+        use std::error::Error;
+        let e = RecordBuilder::new().ip4("300.1.1.1").unwrap_err();
+        let source = e
+            .source()
+            .expect("the parse error is the source")
+            .to_string();
+        assert!(!source.is_empty());
+        assert_eq!(e.to_string(), "\"300.1.1.1\" is not valid for ip4");
+        assert!(!e.to_string().contains(&source));
     }
 }

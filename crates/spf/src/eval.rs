@@ -45,6 +45,42 @@ macro_rules! trace {
     };
 }
 
+/// `<sender>` as check_host() uses it, split into local-part and domain.
+pub(crate) struct EffectiveSender<'s> {
+    /// The whole address, `postmaster@<domain>` when the local-part was missing.
+    pub(crate) sender: Cow<'s, str>,
+    /// The `%{l}` value.
+    pub(crate) local_part: &'s str,
+    /// The `%{o}` value: the text after the last `@`, or all of it without one.
+    pub(crate) domain: &'s str,
+}
+
+/// The `<sender>` check_host() evaluates for `sender`: as given, or with `postmaster` as
+/// local-part when it has none (`example.com`, `@example.com`). [`check_host`] and the
+/// verdict of [`crate::evaluate`] both use it, so the verdict names the sender that was
+/// really checked.
+pub(crate) fn effective_sender(sender: &str) -> EffectiveSender<'_> {
+    let (local_part, domain) = match sender.rsplit_once('@') {
+        Some((local, dom)) => (local, dom),
+        None => ("", sender),
+    };
+    // RFC 7208 §4.3: "If the <sender> has no local-part, substitute the string
+    // "postmaster" for the local-part."
+    if local_part.is_empty() {
+        EffectiveSender {
+            sender: format!("postmaster@{domain}").into(),
+            local_part: "postmaster",
+            domain,
+        }
+    } else {
+        EffectiveSender {
+            sender: sender.into(),
+            local_part,
+            domain,
+        }
+    }
+}
+
 /// The `check_host()` function of RFC 7208 §4.
 ///
 /// - `ip`: `<ip>`, the SMTP client's address. An IPv4-mapped IPv6 address is taken as
@@ -71,17 +107,11 @@ pub async fn check_host<L: Lookup + ?Sized>(
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     };
-    let (local_part, sender_domain) = match sender.rsplit_once('@') {
-        Some((local, dom)) => (local, dom),
-        None => ("", sender),
-    };
-    // RFC 7208 §4.3: "If the <sender> has no local-part, substitute the string
-    // "postmaster" for the local-part."
-    let (sender, local_part): (Cow<'_, str>, &str) = if local_part.is_empty() {
-        (format!("postmaster@{sender_domain}").into(), "postmaster")
-    } else {
-        (sender.into(), local_part)
-    };
+    let EffectiveSender {
+        sender,
+        local_part,
+        domain: sender_domain,
+    } = effective_sender(sender);
     let timestamp = config.timestamp.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -6,8 +6,12 @@
 //! Design decision: the lookup count is the *worst case* — the terms a receiver
 //! evaluates for a host that matches nothing, which is what every forged message costs
 //! — counted statically through nested includes and redirects, each with the path that
-//! spends it. Targets written with macros depend on the sender and are counted but not
-//! followed (and say so).
+//! spends it (`walk`). Targets written with macros depend on the sender and are counted
+//! but not followed (and say so). A DNS query that fails (timeout, server failure)
+//! leaves something unknown — above all the lookups of an include whose record could
+//! not be fetched — and the report says so in [`LintReport::unchecked`] rather than
+//! pretend the count is complete. Whether the record is restrictive is judged on the
+//! ending check_host() would reach, through any `redirect=` (`restrictive`).
 
 use std::fmt::{self, Display, Formatter};
 use std::future::Future;
@@ -15,11 +19,17 @@ use std::pin::Pin;
 
 use serde::Serialize;
 
-use sendwell_dns::{Lookup, LookupError, Txt};
+use sendwell_dns::{Lookup, LookupError};
 
+use crate::MAX_DNS_LOOKUPS;
+use crate::MAX_VOID_LOOKUPS;
 use crate::parse::is_spf_record;
-use crate::record::{DomainSpec, Mechanism, Qualifier, SpfRecord};
-use crate::{MAX_DNS_LOOKUPS, MAX_NAMES_PER_LOOKUP, MAX_VOID_LOOKUPS};
+use crate::record::SpfRecord;
+
+mod restrictive;
+#[cfg(test)]
+mod tests;
+mod walk;
 
 /// How serious a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -71,6 +81,35 @@ pub struct SpentLookup {
     pub path: String,
 }
 
+/// What a DNS query that failed leaves unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unknown {
+    /// The record of an `include` or `redirect` target could not be fetched, so its
+    /// DNS-querying terms are not counted: [`LintReport::lookups`] is only a lower bound
+    /// and the budget of RFC 7208 §4.6.4 cannot be checked.
+    LookupCount,
+    /// Whether an `a`, `mx` or `exists` term is a void lookup (RFC 7208 §4.6.4), and for
+    /// `mx` how many mail exchangers it names.
+    VoidLookup,
+}
+
+/// A DNS query the lint needed and did not get an answer to (a timeout or a server
+/// failure: receivers would give "temperror" now, RFC 7208 §4.4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unchecked {
+    /// The name asked about.
+    pub name: String,
+    /// The query: `TXT` (the record of an include or redirect target), `A/AAAA` or `MX`.
+    pub query: &'static str,
+    /// Why it failed.
+    pub error: String,
+    /// From the domain linted to the term that needed it.
+    pub path: String,
+    /// What is unknown because of it.
+    pub unknown: Unknown,
+}
+
 /// What [`lint_domain`] or [`lint_record`] found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LintReport {
@@ -80,12 +119,16 @@ pub struct LintReport {
     pub record: Option<String>,
     /// The findings, most serious first.
     pub findings: Vec<Finding>,
-    /// DNS-querying terms a receiver evaluates for a host that matches nothing.
+    /// DNS-querying terms a receiver evaluates for a host that matches nothing. A lower
+    /// bound when [`LintReport::count_is_complete`] is false.
     pub lookups: usize,
     /// Each of them with its path.
     pub spent: Vec<SpentLookup>,
     /// Terms whose target has no records (void lookups, RFC 7208 §4.6.4).
     pub void_lookups: Vec<SpentLookup>,
+    /// DNS queries that failed, and what each leaves unknown. Each also has a
+    /// `dns-error` finding.
+    pub unchecked: Vec<Unchecked>,
 }
 
 impl LintReport {
@@ -93,11 +136,30 @@ impl LintReport {
     pub fn has_errors(&self) -> bool {
         self.findings.iter().any(|f| f.severity == Severity::Error)
     }
+
+    /// Whether [`LintReport::lookups`] counts every DNS-querying term: false when the
+    /// record of an include or redirect target could not be fetched.
+    pub fn count_is_complete(&self) -> bool {
+        !self
+            .unchecked
+            .iter()
+            .any(|u| u.unknown == Unknown::LookupCount)
+    }
 }
 
 /// Stop following includes after this many DNS-querying terms: the record is far over
 /// the limit already, and a loop or a huge tree must not make linting unbounded.
 const MAX_WALKED_LOOKUPS: usize = 50;
+
+/// The SPF record inside a TXT text that has quote characters around it —
+/// `"v=spf1 ip4:192.0.2.0/24 -all"` with the quotes part of the text, as happens when a
+/// zone-file line is pasted into a DNS provider's web form — or `None` when the text is
+/// not an SPF record once they are removed.
+fn unquoted(text: &[u8]) -> Option<&[u8]> {
+    let inner = text.trim_ascii().strip_prefix(b"\"")?;
+    let inner = inner.strip_suffix(b"\"").unwrap_or(inner);
+    is_spf_record(inner).then_some(inner)
+}
 
 /// Lint the SPF record that `domain` publishes.
 pub async fn lint_domain<L: Lookup + ?Sized>(lookup: &L, domain: &str) -> LintReport {
@@ -129,14 +191,37 @@ pub async fn lint_domain<L: Lookup + ?Sized>(lookup: &L, domain: &str) -> LintRe
             format!("{domain} also publishes the obsolete SPF RR type (99); RFC 7208 §3.1 says records \"MUST be published as a DNS TXT (type 16) Resource Record (RR) only\" — delete the type-99 record"),
         );
     }
-    let spf: Vec<&Txt> = txts.iter().filter(|t| is_spf_record(&t.joined())).collect();
+    let texts: Vec<Vec<u8>> = txts.iter().map(|t| t.joined()).collect();
+    // RFC 7208 §4.5: the records that begin with "v=spf1" are the SPF records.
+    let spf: Vec<&Vec<u8>> = texts.iter().filter(|t| is_spf_record(t)).collect();
     match spf.as_slice() {
         [] => {
-            lint.finding(Severity::Error, "no-record", format!("{domain} publishes no TXT record starting with \"v=spf1\"; receivers give \"none\" (RFC 7208 §4.5)"));
+            let quoted: Vec<&Vec<u8>> = texts.iter().filter(|t| unquoted(t).is_some()).collect();
+            if quoted.is_empty() {
+                lint.finding(Severity::Error, "no-record", format!("{domain} publishes no TXT record starting with \"v=spf1\"; receivers give \"none\" (RFC 7208 §4.5)"));
+                return lint.finish(None);
+            }
+            for text in &quoted {
+                let inner = unquoted(text).unwrap_or_default();
+                lint.finding(
+                    Severity::Error,
+                    "quotes",
+                    format!(
+                        "the TXT record of {domain} has quote characters around it ({}): they are part of its text, so it does not start with \"v=spf1\" and receivers see no SPF record at all — they give \"none\" (RFC 7208 §4.5); publish it without the quote characters: {}",
+                        String::from_utf8_lossy(text),
+                        String::from_utf8_lossy(inner)
+                    ),
+                );
+            }
+            // One record meant: judge what it would be once the quotes are gone.
+            if let [one] = quoted.as_slice() {
+                lint.record(unquoted(one).unwrap_or_default(), domain).await;
+                return lint.finish(Some(String::from_utf8_lossy(one).into_owned()));
+            }
             lint.finish(None)
         }
         [one] => {
-            let size: usize = domain.len() + txts.iter().map(|t| t.joined().len()).sum::<usize>();
+            let size: usize = domain.len() + texts.iter().map(Vec::len).sum::<usize>();
             if size > 450 {
                 lint.finding(
                     Severity::Warning,
@@ -144,14 +229,13 @@ pub async fn lint_domain<L: Lookup + ?Sized>(lookup: &L, domain: &str) -> LintRe
                     format!("the name and its TXT records take {size} octets; RFC 7208 §3.4 advises under 450 so that answers fit in a 512-octet UDP packet"),
                 );
             }
-            let text = one.joined();
-            lint.record(&text, domain).await;
-            lint.finish(Some(String::from_utf8_lossy(&text).into_owned()))
+            lint.record(one, domain).await;
+            lint.finish(Some(String::from_utf8_lossy(one).into_owned()))
         }
         many => {
             let list: Vec<String> = many
                 .iter()
-                .map(|t| format!("{:?}", t.to_string_lossy()))
+                .map(|t| format!("{:?}", String::from_utf8_lossy(t)))
                 .collect();
             lint.finding(
                 Severity::Error,
@@ -188,6 +272,18 @@ pub async fn lint_record<L: Lookup + ?Sized>(
         );
     }
     if !is_spf_record(record.as_bytes()) {
+        if let Some(inner) = unquoted(record.as_bytes()) {
+            lint.finding(
+                Severity::Error,
+                "quotes",
+                format!(
+                    "the record has quote characters around it: published like this (in a web form or through an API), they become part of the TXT text, which then does not start with \"v=spf1\", so receivers see no SPF record at all and give \"none\" (RFC 7208 §4.5); publish it without the quote characters: {}",
+                    String::from_utf8_lossy(inner)
+                ),
+            );
+            lint.record(inner, domain.unwrap_or("")).await;
+            return lint.finish(Some(record.to_string()));
+        }
         lint.finding(Severity::Error, "not-spf", "the record does not start with \"v=spf1\" followed by a space (RFC 7208 §4.5), so receivers do not see it as SPF".to_string());
         return lint.finish(Some(record.to_string()));
     }
@@ -203,6 +299,7 @@ struct Linter<'a, L: ?Sized> {
     findings: Vec<Finding>,
     spent: Vec<SpentLookup>,
     voids: Vec<SpentLookup>,
+    unchecked: Vec<Unchecked>,
     stopped: bool,
 }
 
@@ -214,6 +311,7 @@ impl<'a, L: Lookup + ?Sized> Linter<'a, L> {
             findings: Vec::new(),
             spent: Vec::new(),
             voids: Vec::new(),
+            unchecked: Vec::new(),
             stopped: false,
         }
     }
@@ -235,11 +333,18 @@ impl<'a, L: Lookup + ?Sized> Linter<'a, L> {
 
     fn finish(mut self, record: Option<String>) -> LintReport {
         let n = self.spent.len();
+        let not_fetched: Vec<String> = self
+            .unchecked
+            .iter()
+            .filter(|u| u.unknown == Unknown::LookupCount)
+            .map(|u| u.name.clone())
+            .collect();
+        let at_least = self.stopped || !not_fetched.is_empty();
         if n > MAX_DNS_LOOKUPS {
             let over = &self.spent[MAX_DNS_LOOKUPS];
             let message = format!(
                 "{n}{} DNS-querying terms for a host that matches nothing; the limit is {MAX_DNS_LOOKUPS}, so receivers give \"permerror\" at the {}th, {} in {} (path: {}) (RFC 7208 §4.6.4) — replace includes by ip4/ip6 ranges or drop unused ones",
-                if self.stopped { "+" } else { "" },
+                if at_least { "+" } else { "" },
                 MAX_DNS_LOOKUPS + 1,
                 over.term,
                 over.domain,
@@ -248,11 +353,15 @@ impl<'a, L: Lookup + ?Sized> Linter<'a, L> {
             self.finding(Severity::Error, "lookup-limit", message);
             self.with_paths(self.spent.iter().map(|s| s.path.clone()).collect());
         } else if n > 0 {
-            self.finding(
-                Severity::Info,
-                "lookups",
-                format!("{n} of {MAX_DNS_LOOKUPS} DNS-querying terms used (RFC 7208 §4.6.4)"),
-            );
+            let message = if not_fetched.is_empty() {
+                format!("{n} of {MAX_DNS_LOOKUPS} DNS-querying terms used (RFC 7208 §4.6.4)")
+            } else {
+                format!(
+                    "at least {n} of {MAX_DNS_LOOKUPS} DNS-querying terms used: the record of {} could not be fetched, so the terms in it are not counted and the budget of RFC 7208 §4.6.4 is not checked",
+                    not_fetched.join(", ")
+                )
+            };
+            self.finding(Severity::Info, "lookups", message);
             self.with_paths(self.spent.iter().map(|s| s.path.clone()).collect());
         }
         let v = self.voids.len();
@@ -288,6 +397,7 @@ impl<'a, L: Lookup + ?Sized> Linter<'a, L> {
             lookups: n,
             spent: self.spent,
             void_lookups: self.voids,
+            unchecked: self.unchecked,
         }
     }
 
@@ -322,7 +432,7 @@ impl<'a, L: Lookup + ?Sized> Linter<'a, L> {
                 return;
             }
         };
-        self.restrictive(&record);
+        self.restrictive(&record, domain).await;
         let mut chain = vec![domain.to_string()];
         let path = if domain.is_empty() {
             "(record)".to_string()
@@ -331,453 +441,5 @@ impl<'a, L: Lookup + ?Sized> Linter<'a, L> {
         };
         self.walk(record, domain.to_string(), path, &mut chain)
             .await;
-    }
-
-    /// Is the record restrictive, and is every term reachable (RFC 7208 §5.1, §6.1)?
-    fn restrictive(&mut self, record: &SpfRecord) {
-        let directives: Vec<_> = record.directives().collect();
-        let all = directives
-            .iter()
-            .position(|d| d.mechanism == Mechanism::All);
-        match all.map(|i| directives[i].effective_qualifier()) {
-            None if record.redirect().is_none() => self.finding(
-                Severity::Warning,
-                "no-all",
-                "the record has neither \"all\" nor \"redirect\": a host that matches nothing gets \"neutral\" (RFC 7208 §4.7), which protects nothing — end it with \"-all\"".into(),
-            ),
-            None => {}
-            Some(Qualifier::Pass) => self.finding(
-                Severity::Error,
-                "pass-all",
-                "\"+all\" (or a bare \"all\") authorizes every host on the Internet to send as this domain (RFC 7208 §5.1) — end with \"-all\"".into(),
-            ),
-            Some(Qualifier::Neutral) => self.finding(
-                Severity::Warning,
-                "neutral-all",
-                "\"?all\" gives \"neutral\" for every other host: the domain states nothing about them (RFC 7208 §2.6.2) — end with \"-all\"".into(),
-            ),
-            Some(Qualifier::SoftFail) => self.finding(
-                Severity::Info,
-                "softfail-all",
-                "\"~all\" asks receivers to accept mail from other hosts but mark it (softfail, RFC 7208 §2.6.5); \"-all\" is the restrictive ending, while \"~all\" is common when a DMARC policy does the enforcing".into(),
-            ),
-            Some(Qualifier::Fail) => {}
-        }
-        if let Some(i) = all {
-            let after: Vec<String> = directives[i + 1..]
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            if !after.is_empty() {
-                self.finding(
-                    Severity::Warning,
-                    "after-all",
-                    format!("terms after \"all\" are never evaluated (RFC 7208 §5.1: \"Mechanisms after all will never be tested\"): {} — move them before it or remove them", after.join(" ")),
-                );
-            }
-            if let Some(r) = record.redirect() {
-                self.finding(
-                    Severity::Warning,
-                    "redirect-with-all",
-                    format!("redirect={r} is ignored because the record has \"all\" (RFC 7208 §6.1) — keep one of them"),
-                );
-            }
-        }
-        for d in &directives {
-            if let Mechanism::Ptr { .. } = d.mechanism {
-                self.finding(
-                    Severity::Warning,
-                    "ptr",
-                    format!("\"{d}\" uses the ptr mechanism, which RFC 7208 §5.5 says \"SHOULD NOT be published\": it is slow, unreliable and costs receivers many queries — list the addresses with ip4/ip6 instead"),
-                );
-            }
-        }
-        for m in record.modifiers() {
-            if let crate::record::Modifier::Unknown { name, .. } = m {
-                self.finding(
-                    Severity::Info,
-                    "unknown-modifier",
-                    format!(
-                        "receivers ignore the unknown modifier \"{name}=\" (RFC 7208 §6) — a typo?"
-                    ),
-                );
-            }
-        }
-    }
-
-    fn spend(&mut self, term: String, domain: &str, path: &str) -> SpentLookup {
-        let spent = SpentLookup {
-            number: self.spent.len() + 1,
-            term: term.clone(),
-            domain: domain.to_string(),
-            path: format!("{path} › {term}"),
-        };
-        self.spent.push(spent.clone());
-        spent
-    }
-
-    /// The literal target of a term, or `None` (with a note) when it uses macros.
-    fn literal_target(
-        &mut self,
-        spec: Option<&DomainSpec>,
-        domain: &str,
-        term: &str,
-    ) -> Option<String> {
-        match spec {
-            None if domain.is_empty() => None,
-            None => Some(domain.to_string()),
-            Some(s) if s.macro_string().is_literal() => {
-                Some(s.as_str().trim_end_matches('.').to_string())
-            }
-            Some(_) => {
-                self.finding(
-                    Severity::Info,
-                    "macro-target",
-                    format!("\"{term}\" names its target with macros, which depend on the sender: it is counted once here, but whatever it leads to is not"),
-                );
-                None
-            }
-        }
-    }
-
-    /// Count every DNS-querying term of `record` (at `domain`), following includes and
-    /// the redirect.
-    fn walk<'s>(
-        &'s mut self,
-        record: SpfRecord,
-        domain: String,
-        path: String,
-        chain: &'s mut Vec<String>,
-    ) -> BoxFuture<'s> {
-        Box::pin(async move {
-            let has_all = record.directives().any(|d| d.mechanism == Mechanism::All);
-            // Receivers stop at "all", which always matches (RFC 7208 §5.1).
-            let reached = record
-                .directives()
-                .take_while(|d| d.mechanism != Mechanism::All);
-            for d in reached {
-                if !d.mechanism.queries_dns() {
-                    continue;
-                }
-                if self.spent.len() >= MAX_WALKED_LOOKUPS {
-                    self.stopped = true;
-                    return;
-                }
-                let term = d.to_string();
-                let spent = self.spend(term.clone(), &domain, &path);
-                match &d.mechanism {
-                    Mechanism::Include { domain_spec } => {
-                        if let Some(target) = self.literal_target(Some(domain_spec), &domain, &term)
-                        {
-                            self.follow(&target, &spent, chain, "include").await;
-                        }
-                    }
-                    Mechanism::A { domain_spec, .. } => {
-                        if let Some(target) =
-                            self.literal_target(domain_spec.as_ref(), &domain, &term)
-                        {
-                            self.check_addresses(&target, &spent).await;
-                        }
-                    }
-                    Mechanism::Exists { domain_spec } => {
-                        if let Some(target) = self.literal_target(Some(domain_spec), &domain, &term)
-                            && matches!(
-                                self.lookup.lookup_a(&target).await,
-                                Err(LookupError::NxDomain | LookupError::NoData)
-                            )
-                        {
-                            self.voids.push(spent.clone());
-                        }
-                    }
-                    Mechanism::Mx { domain_spec, .. } => {
-                        if let Some(target) =
-                            self.literal_target(domain_spec.as_ref(), &domain, &term)
-                        {
-                            match self.lookup.lookup_mx(&target).await {
-                                Err(LookupError::NxDomain | LookupError::NoData) => {
-                                    self.voids.push(spent.clone())
-                                }
-                                Ok(mxs) => {
-                                    let hosts =
-                                        mxs.iter().filter(|m| !m.exchange.is_empty()).count();
-                                    if hosts > MAX_NAMES_PER_LOOKUP {
-                                        self.finding(
-                                            Severity::Error,
-                                            "mx-limit",
-                                            format!("\"{term}\" ({}): {target} has {hosts} mail exchangers, but one mx may look up at most {MAX_NAMES_PER_LOOKUP}; receivers give \"permerror\" for hosts that match none of the first {MAX_NAMES_PER_LOOKUP} (RFC 7208 §4.6.4)", spent.path),
-                                        );
-                                    }
-                                }
-                                Err(_) => {}
-                            }
-                        }
-                    }
-                    Mechanism::Ptr { .. }
-                    | Mechanism::All
-                    | Mechanism::Ip4 { .. }
-                    | Mechanism::Ip6 { .. } => {}
-                }
-            }
-            if let (false, Some(spec)) = (has_all, record.redirect()) {
-                if self.spent.len() >= MAX_WALKED_LOOKUPS {
-                    self.stopped = true;
-                    return;
-                }
-                let term = format!("redirect={spec}");
-                let spent = self.spend(term.clone(), &domain, &path);
-                if let Some(target) = self.literal_target(Some(spec), &domain, &term) {
-                    self.follow(&target, &spent, chain, "redirect").await;
-                }
-            }
-        })
-    }
-
-    /// An `a` target with neither A nor AAAA records is void for every client.
-    async fn check_addresses(&mut self, target: &str, spent: &SpentLookup) {
-        let void = |r: &Result<usize, LookupError>| {
-            matches!(r, Err(LookupError::NxDomain | LookupError::NoData))
-        };
-        let a = self.lookup.lookup_a(target).await.map(|v| v.len());
-        let aaaa = self.lookup.lookup_aaaa(target).await.map(|v| v.len());
-        if void(&a) && void(&aaaa) {
-            self.voids.push(spent.clone());
-        }
-    }
-
-    /// Fetch and walk the record an include or redirect leads to.
-    async fn follow(
-        &mut self,
-        target: &str,
-        spent: &SpentLookup,
-        chain: &mut Vec<String>,
-        kind: &str,
-    ) {
-        if chain.iter().any(|c| c.eq_ignore_ascii_case(target)) {
-            self.finding(
-                Severity::Error,
-                "loop",
-                format!("{} leads back to {target}, which is already being evaluated: receivers go round until the lookup limit gives \"permerror\" (RFC 7208 §4.6.4)", spent.path),
-            );
-            return;
-        }
-        let txts = match self.lookup.lookup_txt(target).await {
-            Ok(t) => t,
-            Err(LookupError::NxDomain | LookupError::NoData) => {
-                self.voids.push(spent.clone());
-                Vec::new()
-            }
-            Err(e) => {
-                self.finding(
-                    Severity::Warning,
-                    "dns-error",
-                    format!("{}: the TXT lookup for {target} failed ({e}); receivers would give \"temperror\" now, and its lookups are not counted here", spent.path),
-                );
-                return;
-            }
-        };
-        let records: Vec<Vec<u8>> = txts
-            .iter()
-            .map(Txt::joined)
-            .filter(|t| is_spf_record(t))
-            .collect();
-        let text = match records.as_slice() {
-            [one] => one,
-            [] => {
-                let section = if kind == "include" { "§5.2" } else { "§6.1" };
-                self.finding(
-                    Severity::Error,
-                    if kind == "include" { "include-none" } else { "redirect-none" },
-                    format!("{}: {target} has no SPF record, so receivers give \"permerror\" (RFC 7208 {section})", spent.path),
-                );
-                return;
-            }
-            many => {
-                self.finding(
-                    Severity::Error,
-                    "multiple-records",
-                    format!("{}: {target} has {} SPF records, so receivers give \"permerror\" (RFC 7208 §4.5)", spent.path, many.len()),
-                );
-                return;
-            }
-        };
-        let record = match SpfRecord::parse_bytes(text) {
-            Ok(r) => r,
-            Err(e) => {
-                self.finding(
-                    Severity::Error,
-                    "syntax",
-                    format!("{}: the record of {target} is invalid ({e}), so receivers give \"permerror\" (RFC 7208 §4.6)", spent.path),
-                );
-                return;
-            }
-        };
-        chain.push(target.to_string());
-        self.walk(
-            record,
-            target.to_string(),
-            format!("{} › {target}", spent.path),
-            chain,
-        )
-        .await;
-        chain.pop();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use sendwell_dns::MockLookup;
-
-    fn block<F: Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
-
-    fn codes(r: &LintReport) -> Vec<&'static str> {
-        r.findings.iter().map(|f| f.code).collect()
-    }
-
-    #[test]
-    fn a_good_record_has_only_the_count() {
-        let dns = MockLookup::from_zone(
-            "example.com TXT \"v=spf1 mx include:_spf.example.net -all\"\n\
-             example.com MX 10 mx.example.com\n\
-             _spf.example.net TXT \"v=spf1 ip4:192.0.2.0/24 -all\"",
-        )
-        .unwrap();
-        let r = block(lint_domain(&dns, "example.com"));
-        assert_eq!(codes(&r), vec!["lookups"]);
-        assert_eq!(r.lookups, 2);
-        assert!(!r.has_errors());
-        assert_eq!(r.spent[1].path, "example.com › include:_spf.example.net");
-    }
-
-    #[test]
-    fn lookups_are_counted_through_nested_includes_with_their_path() {
-        let mut zone = String::from("example.com TXT \"v=spf1 include:i1.example -all\"\n");
-        for i in 1..=5 {
-            zone.push_str(&format!(
-                "i{i}.example TXT \"v=spf1 a:h{i}.example mx:h{i}.example include:i{}.example ~all\"\n\
-                 h{i}.example A 192.0.2.{i}\nh{i}.example MX 10 h{i}.example\n",
-                i + 1
-            ));
-        }
-        zone.push_str("i6.example TXT \"v=spf1 -all\"\n");
-        let dns = MockLookup::from_zone(&zone).unwrap();
-        let r = block(lint_domain(&dns, "example.com"));
-        // include:i1 (1) + per level a, mx, include (3 × 5) = 16.
-        assert_eq!(r.lookups, 16);
-        let f = r
-            .findings
-            .iter()
-            .find(|f| f.code == "lookup-limit")
-            .unwrap();
-        assert_eq!(f.severity, Severity::Error);
-        assert!(
-            f.message.contains("the 11th, a:h4.example in i4.example"),
-            "{}",
-            f.message
-        );
-        assert!(
-            f.message.contains("example.com › include:i1.example › i1.example › include:i2.example › i2.example › include:i3.example › i3.example › include:i4.example › i4.example › a:h4.example"),
-            "{}",
-            f.message
-        );
-    }
-
-    #[test]
-    fn every_issue_finding() {
-        let dns = MockLookup::from_zone(
-            "example.com TXT \"v=spf1  ptr a:nothing.example a:none2.example a:none3.example include:gone.example +all ?all redirect=x.example \"\n\
-             example.com SPF \"v=spf1 -all\"",
-        )
-        .unwrap();
-        let r = block(lint_domain(&dns, "example.com"));
-        let c = codes(&r);
-        for code in [
-            "pass-all",
-            "include-none",
-            "void-lookups",
-            "spf-rr-type",
-            "double-space",
-            "trailing-space",
-            "after-all",
-            "redirect-with-all",
-            "ptr",
-        ] {
-            assert!(c.contains(&code), "{code} missing from {c:?}");
-        }
-        assert_eq!(r.findings[0].severity, Severity::Error);
-        let void = r
-            .findings
-            .iter()
-            .find(|f| f.code == "void-lookups")
-            .unwrap();
-        assert_eq!(void.severity, Severity::Error, "{}", void.message);
-    }
-
-    #[test]
-    fn endings() {
-        let dns = MockLookup::new();
-        for (record, code, severity) in [
-            ("v=spf1 ip4:192.0.2.1 ~all", "softfail-all", Severity::Info),
-            (
-                "v=spf1 ip4:192.0.2.1 ?all",
-                "neutral-all",
-                Severity::Warning,
-            ),
-            ("v=spf1 ip4:192.0.2.1 all", "pass-all", Severity::Error),
-            ("v=spf1 ip4:192.0.2.1", "no-all", Severity::Warning),
-            ("v=spf1 ip4:192.0.2.1\t-all", "tab", Severity::Error),
-            (
-                "v=spf1 ip4:192.0.2.1\r\n-all",
-                "line-break",
-                Severity::Error,
-            ),
-            ("\"v=spf1 -all\"", "not-spf", Severity::Error),
-            ("v=spf1 ip4:192.0.2.1 -all\"", "quotes", Severity::Warning),
-            ("v=spf1 a:foo -all", "syntax", Severity::Error),
-            ("v=spf1 -all foo=bar", "unknown-modifier", Severity::Info),
-        ] {
-            let r = block(lint_record(&dns, record, None));
-            let f = r.findings.iter().find(|f| f.code == code);
-            assert_eq!(
-                f.map(|f| f.severity),
-                Some(severity),
-                "{record:?}: {:?}",
-                r.findings
-            );
-        }
-        let long = format!(
-            "v=spf1 {} -all",
-            (1..=30)
-                .map(|i| format!("ip4:192.0.2.{i}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
-        let r = block(lint_record(&dns, &long, None));
-        assert!(codes(&r).contains(&"long-string"));
-        let r = block(lint_record(&dns, "v=spf1 -all", None));
-        assert!(r.findings.is_empty(), "{:?}", r.findings);
-    }
-
-    #[test]
-    fn loops_and_many_records_and_big_mx() {
-        let mut zone = String::from(
-            "loop.example TXT \"v=spf1 include:loop2.example -all\"\n\
-             loop2.example TXT \"v=spf1 include:loop.example -all\"\n\
-             two.example TXT \"v=spf1 -all\"\n two.example TXT \"v=spf1 +all\"\n\
-             bigmx.example TXT \"v=spf1 mx -all\"\n",
-        );
-        for i in 0..11 {
-            zone.push_str(&format!("bigmx.example MX {i} m{i}.bigmx.example\n"));
-        }
-        let dns = MockLookup::from_zone(&zone).unwrap();
-        assert!(codes(&block(lint_domain(&dns, "loop.example"))).contains(&"loop"));
-        assert!(codes(&block(lint_domain(&dns, "two.example"))).contains(&"multiple-records"));
-        assert!(codes(&block(lint_domain(&dns, "bigmx.example"))).contains(&"mx-limit"));
-        assert!(codes(&block(lint_domain(&dns, "nothing.example"))).contains(&"no-domain"));
     }
 }

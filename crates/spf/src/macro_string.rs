@@ -178,6 +178,16 @@ pub struct MacroError {
     pub reason: &'static str,
 }
 
+/// Offsets into a macro string's text are kept as `u32` to keep [`MacroString`] small
+/// (a TXT record is at most 64 KiB). A text longer than `u32::MAX` octets is refused at
+/// parse time, so no offset can wrap whatever the input length.
+fn offset(n: usize) -> Result<u32, MacroError> {
+    u32::try_from(n).map_err(|_| MacroError {
+        offset: n,
+        reason: "the text is longer than 4294967295 octets, the most a macro string may span",
+    })
+}
+
 impl MacroString {
     /// Parse a `macro-string`; with `allow_space`, an `explain-string` (which may also
     /// hold spaces).
@@ -197,10 +207,12 @@ impl MacroString {
     ) -> Result<MacroString, MacroError> {
         let bytes = &text.as_bytes()[start..end];
         let err = |offset, reason| MacroError { offset, reason };
+        // Every offset stored below is at most `end`: checking it bounds them all.
+        let (start32, end32) = (offset(start)?, offset(end)?);
         let make = |pieces| MacroString {
             text: text.clone(),
-            start: start as u32,
-            end: end as u32,
+            start: start32,
+            end: end32,
             pieces,
         };
         // Fast path: no '%' means one literal; only the character set needs checking.
@@ -226,7 +238,7 @@ impl MacroString {
                 continue;
             }
             if literal_start < i {
-                pieces.push(Piece::Literal(literal_start as u32, i as u32));
+                pieces.push(Piece::Literal(offset(literal_start)?, offset(i)?));
             }
             // RFC 7208 §7.1: "A '%' character not followed by a '{', '%', '-', or '_'
             // character is a syntax error."
@@ -259,7 +271,7 @@ impl MacroString {
             literal_start = i;
         }
         if literal_start < bytes.len() {
-            pieces.push(Piece::Literal(literal_start as u32, bytes.len() as u32));
+            pieces.push(Piece::Literal(offset(literal_start)?, offset(bytes.len())?));
         }
         Ok(make(pieces))
     }
@@ -551,6 +563,20 @@ impl Display for ExplainString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // On narrower targets no text can be longer than u32::MAX octets.
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn offsets_beyond_u32_are_an_error_not_a_wrap() {
+        let max = u32::MAX as usize;
+        assert_eq!(offset(max), Ok(u32::MAX));
+        assert_eq!(offset(0), Ok(0));
+        // `max + 1` would have wrapped to 0 with `as u32`.
+        let e = offset(max + 1).unwrap_err();
+        assert_eq!(e.offset, max + 1);
+        assert!(e.reason.contains("longer than 4294967295 octets"), "{e}");
+        assert!(offset(usize::MAX).is_err());
+    }
 
     #[test]
     fn toplabels() {

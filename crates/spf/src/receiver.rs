@@ -11,7 +11,7 @@ use serde::Serialize;
 use sendwell_dns::Lookup;
 
 use crate::Config;
-use crate::eval::check_host;
+use crate::eval::{check_host, effective_sender};
 use crate::result::{CheckHostOutput, Problem, SpfResult};
 
 /// Which SMTP identity was checked.
@@ -46,8 +46,9 @@ pub struct SpfVerdict {
     /// The domain checked: the MAIL FROM domain, or the HELO name. This is the domain
     /// DMARC aligns (RFC 7489 §3.1.2).
     pub domain: String,
-    /// The `<sender>` given to check_host(): the MAIL FROM address, or
-    /// `postmaster@<HELO>` for the HELO identity (RFC 7208 §2.4).
+    /// The `<sender>` check_host() evaluated: the MAIL FROM address — with `postmaster`
+    /// as local-part when it has none (RFC 7208 §4.3: `example.com` is checked as
+    /// `postmaster@example.com`) — or `postmaster@<HELO>` for the HELO identity (§2.4).
     pub sender: String,
     /// The reverse-path as received, without angle brackets (empty when null).
     pub mail_from: String,
@@ -84,7 +85,8 @@ pub async fn evaluate<L: Lookup + ?Sized>(
         result: output.result,
         identity: Identity::MailFrom,
         domain: domain.to_string(),
-        sender: path.to_string(),
+        // RFC 7208 §4.3: the sender check_host() used, `postmaster@` added if needed.
+        sender: effective_sender(path).sender.into_owned(),
         mail_from: path.to_string(),
         helo: helo.to_string(),
         ip,
@@ -111,7 +113,8 @@ impl SpfVerdict {
             )
         } else {
             let domain = path.rsplit_once('@').map_or(path, |(_, d)| d);
-            (Identity::MailFrom, domain.to_string(), path.to_string())
+            let sender = effective_sender(path).sender.into_owned();
+            (Identity::MailFrom, domain.to_string(), sender)
         };
         SpfVerdict {
             result: SpfResult::TempError,
@@ -175,5 +178,48 @@ async fn helo_verdict<L: Lookup + ?Sized>(
         helo: helo.to_string(),
         ip,
         output,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sendwell_dns::MockLookup;
+
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn the_verdict_names_the_sender_check_host_used() {
+        // %{s} in exists: shows which <sender> check_host() expanded.
+        let dns = MockLookup::from_zone(
+            "example.com TXT \"v=spf1 exists:%{l}.s.example.com -all\"\n\
+             postmaster.s.example.com A 127.0.0.2",
+        )
+        .unwrap();
+        let ip = "192.0.2.1".parse().unwrap();
+        let config = Config::default();
+        for given in ["example.com", "<example.com>", "@example.com"] {
+            let v = block(evaluate(&dns, ip, "helo.example.org", given, &config));
+            assert_eq!(v.result, SpfResult::Pass, "{given}: {:?}", v.output);
+            assert_eq!(v.sender, "postmaster@example.com", "{given}");
+            assert_eq!(v.domain, "example.com");
+            let t =
+                SpfVerdict::timed_out(ip, "helo.example.org", given, crate::MIN_EVALUATION_TIME);
+            assert_eq!(t.sender, "postmaster@example.com", "{given}");
+        }
+        let v = block(evaluate(
+            &dns,
+            ip,
+            "helo.example.org",
+            "alice@example.com",
+            &config,
+        ));
+        assert_eq!(v.sender, "alice@example.com");
+        assert_eq!(v.result, SpfResult::Fail);
     }
 }

@@ -10,7 +10,7 @@ use sendwell_dns::{Lookup, LookupError};
 use serde_json::json;
 
 use crate::cli::{DnsArgs, DnsType};
-use crate::output::{Style, print_json};
+use crate::output::{Style, outln, print_json};
 
 /// Exit code when the lookup found nothing or failed.
 const NO_ANSWER: u8 = 10;
@@ -65,7 +65,7 @@ pub async fn run(args: DnsArgs) -> anyhow::Result<ExitCode> {
                 print_json(&json!({"name": args.name, "type": rtype, "answers": answers}))?;
             } else {
                 for a in &answers {
-                    println!("{} {rtype} {a}", args.name);
+                    outln!("{} {rtype} {a}", args.name);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -84,7 +84,7 @@ pub async fn run(args: DnsArgs) -> anyhow::Result<ExitCode> {
                     &json!({"name": args.name, "type": rtype, "error": e.to_string(), "error_kind": kind}),
                 )?;
             } else {
-                println!("{} {rtype}: {}", args.name, style.warn(&e.to_string()));
+                outln!("{} {rtype}: {}", args.name, style.warn(&e.to_string()));
             }
             Ok(ExitCode::from(NO_ANSWER))
         }

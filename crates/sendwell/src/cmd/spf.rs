@@ -10,14 +10,14 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use sendwell_spf::builder::{self, RecordBuilder, character_strings};
+use sendwell_spf::builder::{self, OnDnsFailure, RecordBuilder, character_strings};
 use sendwell_spf::header::{ReceivedSpf, SpfAuthResult};
 use sendwell_spf::lint::{self, LintReport, Severity};
 use sendwell_spf::{Config, MIN_EVALUATION_TIME, SpfResult, SpfVerdict};
 use serde_json::json;
 
 use crate::cli::ResolverArgs;
-use crate::output::{Style, print_json, table};
+use crate::output::{Style, out, outln, print_json, table};
 
 /// `spf check` exit codes: 0 is `pass`; each other result has its own code.
 const EXIT_FAIL: u8 = 10;
@@ -50,8 +50,9 @@ pub enum SpfCommand {
     /// include. Exit code 10 when a finding is an error.
     Lint(LintArgs),
     /// Write a restrictive SPF record (-all unless --softfail); refuses one receivers
-    /// would reject, above all one over the budget of 10 DNS lookups. Exit code 10 when
-    /// refused.
+    /// would reject, above all one over the budget of 10 DNS lookups, and one it could
+    /// not check because DNS failed (unless --allow-unchecked). Exit code 10 when
+    /// refused, 1 for an invalid --ip4/--ip6/--include value.
     Build(BuildArgs),
 }
 
@@ -129,7 +130,13 @@ pub struct BuildArgs {
     pub domain: Option<String>,
     #[command(flatten)]
     pub resolver: ResolverArgs,
-    /// Print JSON: record, txt_strings, lookups, findings (and refused, reasons).
+    /// Print the record even when a DNS query failed, so that it could not be checked
+    /// (an include whose record cannot be fetched hides how many lookups it spends; the
+    /// count shown is then a lower bound). Without it such a record is refused.
+    #[arg(long)]
+    pub allow_unchecked: bool,
+    /// Print JSON: record, txt_strings, lookups, lookups_complete, unchecked, findings
+    /// (and refused, reasons).
     #[arg(long)]
     pub json: bool,
 }
@@ -227,7 +234,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         return Ok(exit_code(verdict.result));
     }
     let style = Style::for_stdout();
-    println!("{} {}", style.bold("spf:"), paint(&style, verdict.result));
+    outln!("{} {}", style.bold("spf:"), paint(&style, verdict.result));
     let mut rows = vec![
         vec![
             "domain".to_string(),
@@ -268,17 +275,17 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         ),
     ]);
     for row in &rows {
-        println!("  {:<12} {}", row[0], row[1]);
+        outln!("  {:<12} {}", row[0], row[1]);
     }
-    println!("{}", style.dim(&received.to_string()));
-    println!(
+    outln!("{}", style.dim(&received.to_string()));
+    outln!(
         "{}",
         style.dim(&format!("Authentication-Results: {receiver}; {auth}"))
     );
     if args.trace {
-        println!("{}", style.bold("trace:"));
+        outln!("{}", style.bold("trace:"));
         for event in &out.trace {
-            println!("  {event}");
+            outln!("  {event}");
         }
     }
     Ok(exit_code(verdict.result))
@@ -292,16 +299,16 @@ fn severity(style: &Style, s: Severity) -> String {
     }
 }
 
-fn print_report(style: &Style, report: &LintReport) {
+fn print_report(style: &Style, report: &LintReport) -> std::io::Result<()> {
     if let Some(record) = &report.record {
         match &report.domain {
-            Some(d) => println!("{} {d}", style.bold("SPF record of")),
-            None => println!("{}", style.bold("SPF record")),
+            Some(d) => outln!("{} {d}", style.bold("SPF record of")),
+            None => outln!("{}", style.bold("SPF record")),
         }
-        println!("  {record}");
+        outln!("  {record}");
     }
     if !report.spent.is_empty() {
-        println!(
+        outln!(
             "{} {}/{} (for a host that matches nothing)",
             style.bold("DNS lookups:"),
             report.lookups,
@@ -310,15 +317,15 @@ fn print_report(style: &Style, report: &LintReport) {
         for s in &report.spent {
             let line = format!("  {:>2}. {}", s.number, s.path);
             if s.number > sendwell_spf::MAX_DNS_LOOKUPS {
-                println!("{}", style.bad(&line));
+                outln!("{}", style.bad(&line));
             } else {
-                println!("{line}");
+                outln!("{line}");
             }
         }
     }
     if report.findings.is_empty() {
-        println!("{}", style.good("no findings"));
-        return;
+        outln!("{}", style.good("no findings"));
+        return Ok(());
     }
     let rows: Vec<Vec<String>> = report
         .findings
@@ -331,7 +338,8 @@ fn print_report(style: &Style, report: &LintReport) {
             ]
         })
         .collect();
-    print!("{}", table(&["severity", "code", "message"], &rows));
+    out!("{}", table(&["severity", "code", "message"], &rows));
+    Ok(())
 }
 
 async fn lint(args: LintArgs) -> anyhow::Result<ExitCode> {
@@ -344,7 +352,7 @@ async fn lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         print_json(&report.findings)?;
     } else {
-        print_report(&Style::for_stdout(), &report);
+        print_report(&Style::for_stdout(), &report)?;
     }
     Ok(if report.has_errors() {
         ExitCode::from(EXIT_FINDINGS)
@@ -374,7 +382,12 @@ async fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
     let text = record.to_string();
     let strings = character_strings(&text);
     let lookup = args.resolver.lookup()?;
-    let checked = builder::check(&lookup, &record, args.domain.as_deref()).await;
+    let on_dns_failure = if args.allow_unchecked {
+        OnDnsFailure::Accept
+    } else {
+        OnDnsFailure::Refuse
+    };
+    let checked = builder::check(&lookup, &record, args.domain.as_deref(), on_dns_failure).await;
     let style = Style::for_stdout();
     match checked {
         Ok(report) => {
@@ -383,31 +396,40 @@ async fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
                     "record": text,
                     "txt_strings": strings,
                     "lookups": report.lookups,
+                    "lookups_complete": report.count_is_complete(),
+                    "unchecked": report.unchecked,
                     "refused": false,
                     "findings": report.findings,
                 }))?;
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("{text}");
+            outln!("{text}");
             let quoted: Vec<String> = strings.iter().map(|s| format!("\"{s}\"")).collect();
             let owner = args
                 .domain
                 .as_deref()
                 .map_or("@".to_string(), |d| format!("{}.", d.trim_end_matches('.')));
-            println!(
+            outln!(
                 "{}",
                 style.dim(&format!("zone file: {owner} IN TXT {}", quoted.join(" ")))
             );
-            println!(
-                "{}",
-                style.dim(&format!(
-                    "{}/{} DNS lookups",
-                    report.lookups,
-                    sendwell_spf::MAX_DNS_LOOKUPS
-                ))
+            let count = format!(
+                "{}/{} DNS lookups",
+                report.lookups,
+                sendwell_spf::MAX_DNS_LOOKUPS
             );
+            if report.count_is_complete() {
+                outln!("{}", style.dim(&count));
+            } else {
+                outln!(
+                    "{}",
+                    style.warn(&format!(
+                        "at least {count}: not checked against the budget (--allow-unchecked)"
+                    ))
+                );
+            }
             for f in report.findings.iter().filter(|f| f.code != "lookups") {
-                println!("{} {}: {}", severity(&style, f.severity), f.code, f.message);
+                outln!("{} {}: {}", severity(&style, f.severity), f.code, f.message);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -417,14 +439,16 @@ async fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
                     "record": text,
                     "txt_strings": strings,
                     "lookups": refused.report.lookups,
+                    "lookups_complete": refused.report.count_is_complete(),
+                    "unchecked": refused.report.unchecked,
                     "refused": true,
                     "reasons": refused.reasons,
                     "findings": refused.report.findings,
                 }))?;
             } else {
-                println!("{} {text}", style.bad("refused:"));
+                outln!("{} {text}", style.bad("refused:"));
                 for r in &refused.reasons {
-                    println!("  {r}");
+                    outln!("  {r}");
                 }
                 for s in refused
                     .report
@@ -432,7 +456,12 @@ async fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
                     .iter()
                     .filter(|s| s.number > sendwell_spf::MAX_DNS_LOOKUPS)
                 {
-                    println!("  over the budget: {:>2}. {}", s.number, s.path);
+                    outln!("  over the budget: {:>2}. {}", s.number, s.path);
+                }
+                if !refused.report.unchecked.is_empty() && !refused.report.has_errors() {
+                    outln!(
+                        "  the record could not be checked: retry when DNS answers (see --resolver), or pass --allow-unchecked to print it anyway"
+                    );
                 }
             }
             Ok(ExitCode::from(EXIT_FINDINGS))
