@@ -73,7 +73,8 @@ pub use sign::{
     sign_with_field,
 };
 pub use signature::{
-    Canonicalization, CanonicalizationAlgorithm, HEADER_NAME, HashAlgorithm, KeyType, ParseOptions,
-    Signature, SignatureError, SigningAlgorithm, decode_quoted_printable, encode_quoted_printable,
+    Canonicalization, CanonicalizationAlgorithm, HEADER_NAME, HashAlgorithm, KeyType,
+    MAX_HEADER_NAMES, ParseOptions, Signature, SignatureError, SigningAlgorithm,
+    decode_quoted_printable, encode_quoted_printable,
 };
 pub use verify::{KEY_CACHE_SIZE, MAX_SIGNATURES, Verifier, VerifyPolicy, verify, verify_with};

@@ -7,6 +7,13 @@
 //! Line endings: RFC 6376 §5.3 requires CRLF; messages handed over by programs often
 //! have bare LF. Every LF not preceded by CR becomes CRLF (as dkimpy, OpenDKIM and
 //! Mail::DKIM do). When the input has no bare LF the bytes are borrowed, not copied.
+//!
+//! A line of the header section that is neither a field (name, colon, value) nor the
+//! continuation of one is malformed (RFC 5322 §2.2: "Header fields are lines beginning
+//! with a field name, followed by a colon"). It is kept apart, in
+//! [`Message::malformed`], with its continuation lines: it is no field, so no `h=` name
+//! can select it and it is never a From field. Verifiers and signers refuse such a
+//! message (dkimpy does the same); see `verify` and `sign`.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -18,7 +25,7 @@ pub struct HeaderField {
     pub name: Range<usize>,
     /// The whole field: name, colon, value with folding, and the CRLF that ends it.
     pub raw: Range<usize>,
-    /// Where the value starts (just after the colon); `raw.end` if there is no colon.
+    /// Where the value starts (just after the colon; every field has one).
     pub value_start: usize,
 }
 
@@ -27,13 +34,15 @@ pub struct HeaderField {
 pub struct Message<'a> {
     data: Cow<'a, [u8]>,
     headers: Vec<HeaderField>,
+    /// Header lines without a colon, with their continuation lines (raw ranges).
+    malformed: Vec<Range<usize>>,
     body_start: usize,
 }
 
 impl<'a> Message<'a> {
     /// Split `input` into header fields and body. Never fails: any octets are a message
-    /// (a line without a colon becomes a field whose name is the whole line, which no
-    /// `h=` can name; a message without an empty line has an empty body).
+    /// (a header line without a colon is set apart in [`Message::malformed`]; a message
+    /// without an empty line has an empty body).
     pub fn parse(input: &'a [u8]) -> Message<'a> {
         let mut data = to_crlf(input);
         // The header section must end with CRLF for the last field to be complete.
@@ -42,11 +51,12 @@ impl<'a> Message<'a> {
             data.to_mut().extend_from_slice(b"\r\n");
         }
         let header_end = body_start.map_or(data.len(), |b| b - 2);
-        let headers = split_fields(&data[..header_end]);
+        let (headers, malformed) = split_fields(&data[..header_end]);
         let body_start = body_start.unwrap_or(data.len());
         Message {
             data,
             headers,
+            malformed,
             body_start,
         }
     }
@@ -59,6 +69,12 @@ impl<'a> Message<'a> {
     /// The header fields, top to bottom.
     pub fn headers(&self) -> &[HeaderField] {
         &self.headers
+    }
+
+    /// The header lines that are not fields: no colon (RFC 5322 §2.2, §3.6.8), raw text
+    /// with continuation lines and CRLF, top to bottom. Not in [`Message::headers`].
+    pub fn malformed(&self) -> impl Iterator<Item = &[u8]> {
+        self.malformed.iter().map(|r| &self.data[r.clone()])
     }
 
     /// The body (after the empty line), possibly empty.
@@ -151,41 +167,53 @@ fn find_body_start(data: &[u8]) -> Option<usize> {
     memchr::memmem::find(data, b"\r\n\r\n").map(|i| i + 4)
 }
 
-/// Split a header section (each line ending in CRLF) into fields: a line starting with
-/// SP or HTAB continues the previous field (RFC 5322 §2.2.3).
-fn split_fields(section: &[u8]) -> Vec<HeaderField> {
+/// Split a header section (each line ending in CRLF) into fields and malformed lines: a
+/// line starting with SP or HTAB continues the field (or malformed line) above it
+/// (RFC 5322 §2.2.3); any other line is a field if it has a colon, else malformed.
+fn split_fields(section: &[u8]) -> (Vec<HeaderField>, Vec<Range<usize>>) {
     let mut fields: Vec<HeaderField> = Vec::new();
+    let mut malformed: Vec<Range<usize>> = Vec::new();
+    // Whether the last line started was malformed (its continuations go with it).
+    let mut in_malformed = false;
     let mut pos = 0;
     while pos < section.len() {
         let line_end =
             memchr::memmem::find(&section[pos..], b"\r\n").map_or(section.len(), |i| pos + i + 2);
         let first = section[pos];
-        if (first == b' ' || first == b'\t')
+        let continuation = first == b' ' || first == b'\t';
+        if continuation
+            && in_malformed
+            && let Some(last) = malformed.last_mut()
+        {
+            last.end = line_end;
+        } else if continuation
+            && !in_malformed
             && let Some(last) = fields.last_mut()
         {
             last.raw.end = line_end;
         } else {
             let line = &section[pos..line_end];
-            let (name_end, value_start) = match memchr::memchr(b':', line) {
-                Some(colon) => (pos + colon, pos + colon + 1),
-                None => (
-                    line_end - if line.ends_with(b"\r\n") { 2 } else { 0 },
-                    line_end,
-                ),
+            // RFC 5322 §2.2: a field name, then a colon. Without one, it is no field.
+            let Some(colon) = memchr::memchr(b':', line) else {
+                malformed.push(pos..line_end);
+                in_malformed = true;
+                pos = line_end;
+                continue;
             };
-            let mut trimmed = name_end;
+            in_malformed = false;
+            let mut trimmed = pos + colon;
             while trimmed > pos && matches!(section[trimmed - 1], b' ' | b'\t') {
                 trimmed -= 1;
             }
             fields.push(HeaderField {
                 name: pos..trimmed,
                 raw: pos..line_end,
-                value_start,
+                value_start: pos + colon + 1,
             });
         }
         pos = line_end;
     }
-    fields
+    (fields, malformed)
 }
 
 #[cfg(test)]
@@ -251,9 +279,38 @@ mod tests {
         assert!(m.headers().is_empty());
         assert_eq!(m.body(), b"body only");
         let m = Message::parse(b"From joe Mon Jan 1\r\nFrom: a@b\r\n\r\n");
-        assert_eq!(m.name(&m.headers()[0]), b"From joe Mon Jan 1");
+        assert_eq!(m.headers().len(), 1);
+        assert_eq!(m.name(&m.headers()[0]), b"From");
         assert_eq!(m.fields_named("from").count(), 1);
         assert!(Message::parse(b"").headers().is_empty());
-        assert_eq!(Message::parse(b" x\r\n").headers().len(), 1);
+        // A continuation line with nothing above it: a line without a colon.
+        let m = Message::parse(b" x\r\n");
+        assert!(m.headers().is_empty());
+        assert_eq!(m.malformed().collect::<Vec<_>>(), [b" x\r\n"]);
+    }
+
+    #[test]
+    fn a_line_without_a_colon_is_no_field() {
+        // The reviewer's case: "From: a@example.com" changed to "From\r\n a@example.com".
+        // RFC 5322 §2.2: no colon, so no field: not a From, not selectable by h=, and
+        // its continuation line stays with it (it does not extend the field above).
+        let m = Message::parse(b"To: b@x\r\nFrom\r\n a@example.com\r\nSubject: s\r\n\r\nhi\r\n");
+        let names: Vec<&[u8]> = m.headers().iter().map(|f| m.name(f)).collect();
+        assert_eq!(names, [&b"To"[..], b"Subject"]);
+        assert_eq!(m.raw(&m.headers()[0]), b"To: b@x\r\n");
+        assert_eq!(m.fields_named("from").count(), 0);
+        assert_eq!(
+            m.malformed().collect::<Vec<_>>(),
+            [b"From\r\n a@example.com\r\n"]
+        );
+        // A colon later in a continuation line does not make the line a field.
+        let m = Message::parse(b"From\r\n a:b\r\n\r\n");
+        assert!(m.headers().is_empty());
+        assert_eq!(m.malformed().count(), 1);
+        // A well-formed message has none.
+        assert_eq!(
+            Message::parse(b"From: a\r\n b\r\n\r\n").malformed().count(),
+            0
+        );
     }
 }

@@ -235,14 +235,23 @@ fn judge_record(record: &KeyRecord, add: &mut impl FnMut(Severity, String)) -> O
             ),
         );
     }
-    if record.k == KeyType::Rsa && !record.allows_hash(HashAlgorithm::Sha256) {
+    // Whatever the key type: RSA keys may only sign rsa-sha256 now (RFC 8301 §3.1
+    // forbids rsa-sha1), and Ed25519 keys only ever sign ed25519-sha256 (RFC 8463 §3).
+    // The verifier refuses a signature whose hash h= does not list (RFC 6376 §3.6.1).
+    if !record.allows_hash(HashAlgorithm::Sha256) {
+        let h = record.h.clone().unwrap_or_default().join(":");
+        let why = match record.k {
+            KeyType::Rsa => {
+                "only rsa-sha1 could use this key, and RFC 8301 §3.1 makes that invalid"
+            }
+            KeyType::Ed25519 => {
+                "an Ed25519 key signs only ed25519-sha256 (RFC 8463 §3), so no signature \
+                 can verify with it"
+            }
+        };
         add(
             Severity::Error,
-            format!(
-                "h={} does not allow sha256: only rsa-sha1 could use this key, and RFC 8301 \
-                 makes that invalid",
-                record.h.clone().unwrap_or_default().join(":")
-            ),
+            format!("h={h} does not allow sha256: {why}; remove h= or make it h=sha256"),
         );
     }
     if record.is_testing() {
@@ -346,6 +355,18 @@ mod tests {
         let ed = check("v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
         assert!(ed.is_usable());
         assert_eq!(ed.key_bits, Some(256));
+    }
+
+    #[test]
+    fn ed25519_keys_need_sha256_too() {
+        // The verifier gives permerror for this key (it allows no hash ed25519-sha256
+        // uses); the checker must not call it usable.
+        let p = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+        let sha1 = check(&format!("v=DKIM1; k=ed25519; h=sha1; p={p}"));
+        assert!(!sha1.is_usable());
+        assert!(has(&sha1, Severity::Error, "ed25519-sha256 (RFC 8463 §3)"));
+        let both = check(&format!("v=DKIM1; k=ed25519; h=sha1:sha256; p={p}"));
+        assert!(both.is_usable());
     }
 
     #[test]

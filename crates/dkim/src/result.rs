@@ -62,8 +62,16 @@ pub enum Reason {
     /// Neutral: the DKIM-Signature field is not usable.
     Unusable(SignatureError),
     /// Permerror: a well-formed signature that can never be valid (i= outside d=,
-    /// From not signed, x= before t=).
+    /// From not signed, x= before t=), or a field past a processing limit (too many
+    /// tags or `h=` names, RFC 6376 §8.9).
     Invalid(SignatureError),
+    /// Permerror: the header section has a line without a colon (RFC 5322 §2.2, §3.6.8:
+    /// a field is a name, then a colon), so the message is malformed and which fields
+    /// it has is unknowable; no signature passes.
+    HeaderWithoutColon {
+        /// The line's first line, as text (shortened).
+        line: String,
+    },
     /// Permerror: `x=` has passed (RFC 6376 §3.5).
     Expired {
         /// `x=`.
@@ -150,6 +158,10 @@ impl fmt::Display for Reason {
             Reason::Verified => f.write_str("signature verified"),
             Reason::Unusable(e) => write!(f, "unusable signature: {e}"),
             Reason::Invalid(e) => write!(f, "invalid signature: {e}"),
+            Reason::HeaderWithoutColon { line } => write!(
+                f,
+                "header line without a colon: {line:?} (RFC 5322 §2.2: the message is malformed)"
+            ),
             Reason::Expired { x, now } => write!(
                 f,
                 "signature expired: x={x} is {} s before the verification time",

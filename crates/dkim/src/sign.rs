@@ -14,6 +14,7 @@
 //! that shares a body canonicalization, so an RSA + Ed25519 pair (RFC 8463 §6
 //! recommends both during the transition) costs one pass over the body.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -23,8 +24,8 @@ use crate::crypto::{KeyError, SigningKey};
 use crate::hash::{body_hash, header_hash};
 use crate::message::Message;
 use crate::signature::{
-    Canonicalization, HEADER_NAME, HashAlgorithm, Signature, SignatureError, is_domain_name,
-    is_same_or_subdomain, is_selector,
+    Canonicalization, HEADER_NAME, HashAlgorithm, MAX_HEADER_NAMES, Signature, SignatureError,
+    is_domain_name, is_field_name, is_same_or_subdomain, is_selector,
 };
 
 /// Header fields signed when present (RFC 6376 §5.4.1, plus MIME fields whose change
@@ -64,6 +65,26 @@ pub enum SignError {
     /// An explicit header list without From.
     #[error("the header list must include From (RFC 6376 §5.4)")]
     FromNotInHeaders,
+    /// A name in an explicit header list is not a header field name.
+    #[error(
+        "{0:?} is not a header field name: RFC 5322 §3.6.8 allows printable US-ASCII \
+         but \":\", with no spaces, and DKIM's h= cannot hold \";\" (RFC 6376 §3.2)"
+    )]
+    InvalidHeaderName(String),
+    /// More header names than verifiers process (Sendwell's own refuses the signature).
+    #[error("{count} header field names to sign, more than the {max} verifiers process")]
+    TooManyHeaderNames {
+        /// How many.
+        count: usize,
+        /// The limit, [`MAX_HEADER_NAMES`].
+        max: usize,
+    },
+    /// The header section has a line without a colon: not a message receivers verify.
+    #[error(
+        "the message has a header line without a colon: {0:?} (RFC 5322 §2.2); \
+         fix the message, receivers would not verify its signature"
+    )]
+    HeaderWithoutColon(String),
     /// The signing domain is not a domain name.
     #[error("{0:?} is not a valid signing domain")]
     InvalidDomain(String),
@@ -155,12 +176,25 @@ impl Signer {
         self
     }
 
-    /// Choose the header fields to sign.
+    /// Choose the header fields to sign. Each name of an exact list must be a header
+    /// field name (RFC 5322 §3.6.8) that fits in `h=`, and From must be among them.
     pub fn headers(mut self, headers: HeaderSelection) -> Result<Self, SignError> {
-        if let HeaderSelection::Exact(names) = &headers
-            && !names.iter().any(|n| n.eq_ignore_ascii_case("from"))
-        {
-            return Err(SignError::FromNotInHeaders);
+        if let HeaderSelection::Exact(names) = &headers {
+            // RFC 5322 §3.6.8: field-name = 1*ftext (printable US-ASCII but ":"); and
+            // RFC 6376 §3.2: a tag value cannot hold ";" (it would end h=).
+            if let Some(bad) = names.iter().find(|n| !is_field_name(n) || n.contains(';')) {
+                return Err(SignError::InvalidHeaderName(bad.clone()));
+            }
+            if names.len() > MAX_HEADER_NAMES {
+                return Err(SignError::TooManyHeaderNames {
+                    count: names.len(),
+                    max: MAX_HEADER_NAMES,
+                });
+            }
+            // RFC 6376 §5.4: "The From header field MUST be signed".
+            if !names.iter().any(|n| n.eq_ignore_ascii_case("from")) {
+                return Err(SignError::FromNotInHeaders);
+            }
         }
         self.headers = headers;
         Ok(self)
@@ -215,33 +249,86 @@ impl Signer {
         Ok(fields.remove(0))
     }
 
-    fn h_tag(&self, message: &Message<'_>) -> Vec<String> {
-        match &self.headers {
-            HeaderSelection::Exact(names) => names.iter().map(|n| n.to_ascii_lowercase()).collect(),
-            HeaderSelection::Default => {
-                let mut names: Vec<String> = Vec::new();
-                let mut list: Vec<String> = DEFAULT_HEADERS.iter().map(|s| s.to_string()).collect();
-                for field in message.headers() {
-                    let name = String::from_utf8_lossy(message.name(field)).to_ascii_lowercase();
-                    if name.starts_with("list-")
-                        && !list.iter().any(|n| n.eq_ignore_ascii_case(&name))
-                    {
-                        list.push(name);
-                    }
-                }
-                for name in list {
-                    let count = message.fields_named(&name).count();
-                    let oversign = OVERSIGNED_HEADERS
-                        .iter()
-                        .any(|o| o.eq_ignore_ascii_case(&name));
-                    let times = count + usize::from(oversign);
-                    for _ in 0..times {
-                        names.push(name.to_ascii_lowercase());
-                    }
-                }
-                names
+    fn h_tag(&self, message: &Message<'_>) -> Result<Vec<String>, SignError> {
+        let names = match &self.headers {
+            HeaderSelection::Exact(names) => {
+                return Ok(names.iter().map(|n| n.to_ascii_lowercase()).collect());
+            }
+            HeaderSelection::Default => default_h_tag(message),
+        };
+        if names.len() > MAX_HEADER_NAMES {
+            return Err(SignError::TooManyHeaderNames {
+                count: names.len(),
+                max: MAX_HEADER_NAMES,
+            });
+        }
+        Ok(names)
+    }
+}
+
+/// The default `h=`: each [`DEFAULT_HEADERS`] name and each `List-*` name (in the order
+/// they first appear) once per instance, plus once more for [`OVERSIGNED_HEADERS`].
+/// One pass over the header section, counting, so linear in the message (and without
+/// allocating for a message with no `List-*` field).
+fn default_h_tag(message: &Message<'_>) -> Vec<String> {
+    let mut defaults = [0usize; DEFAULT_HEADERS.len()];
+    // List-* names, lowercase, in order of first appearance, with their counts.
+    let mut lists: Vec<(String, usize)> = Vec::new();
+    let mut list_index: HashMap<String, usize> = HashMap::new();
+    for field in message.headers() {
+        let raw = message.name(field);
+        if let Some(k) = DEFAULT_HEADERS
+            .iter()
+            .position(|d| d.as_bytes().eq_ignore_ascii_case(raw))
+        {
+            defaults[k] += 1;
+            continue;
+        }
+        // A List-* name that h= cannot carry (spaces, 8-bit) is left unsigned.
+        let is_list = raw.len() >= 5 && raw[..5].eq_ignore_ascii_case(b"list-");
+        let Ok(text) = std::str::from_utf8(raw) else {
+            continue;
+        };
+        if !is_list || !is_field_name(text) {
+            continue;
+        }
+        let name = text.to_ascii_lowercase();
+        match list_index.get(&name) {
+            Some(&i) => lists[i].1 += 1,
+            None => {
+                list_index.insert(name.clone(), lists.len());
+                lists.push((name, 1));
             }
         }
+    }
+    let all = DEFAULT_HEADERS
+        .iter()
+        .map(|d| d.to_ascii_lowercase())
+        .zip(defaults)
+        .chain(lists);
+    let mut names = Vec::new();
+    for (name, count) in all {
+        let oversign = OVERSIGNED_HEADERS
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(&name));
+        for _ in 0..count + usize::from(oversign) {
+            names.push(name.clone());
+        }
+    }
+    names
+}
+
+/// RFC 5322 §2.2: a header line without a colon makes the message malformed; verifiers
+/// (Sendwell's, dkimpy) would refuse any signature on it, so none is made.
+fn refuse_malformed(message: &Message<'_>) -> Result<(), SignError> {
+    match message.malformed().next() {
+        Some(line) => {
+            let first = line.split(|&b| b == b'\r').next().unwrap_or_default();
+            Err(SignError::HeaderWithoutColon(
+                String::from_utf8_lossy(first).into_owned(),
+            ))
+        }
+        None => Ok(()),
     }
 }
 
@@ -249,6 +336,7 @@ impl Signer {
 /// Returns one header field per signer, in order; put them above the message.
 pub fn sign_all(signers: &[Signer], message: &[u8], now: u64) -> Result<Vec<String>, SignError> {
     let message = Message::parse(message);
+    refuse_malformed(&message)?;
     match message.fields_named("from").count() {
         0 => return Err(SignError::NoFrom),
         1 => {}
@@ -270,10 +358,10 @@ pub fn sign_all(signers: &[Signer], message: &[u8], now: u64) -> Result<Vec<Stri
             v: "1".into(),
             a: signer.key.algorithm(),
             b: Vec::new(),
-            bh,
+            bh: Some(bh),
             c,
             d: signer.domain.clone(),
-            h: signer.h_tag(&message),
+            h: signer.h_tag(&message)?,
             i: signer.identity.clone(),
             l: None,
             q: vec!["dns/txt".into()],
@@ -300,6 +388,7 @@ pub fn sign_with_field(
     unsigned_field: &str,
 ) -> Result<String, SignError> {
     let message = Message::parse(message);
+    refuse_malformed(&message)?;
     let value = unsigned_field
         .split_once(':')
         .map(|(_, v)| v)
@@ -318,7 +407,7 @@ pub fn sign_with_field(
         signature.l,
     )
     .digest;
-    if computed != signature.bh {
+    if signature.bh.as_deref() != Some(&computed[..]) {
         return Err(SignError::BodyHashMismatch {
             computed: BASE64.encode(computed),
         });
@@ -415,9 +504,34 @@ mod tests {
             b"From: a@example.com\r\nTo: b@x\r\nList-Id: <l.x>\r\nReceived: r\r\n\r\nhi\r\n",
         );
         assert_eq!(
-            signer.h_tag(&m),
+            signer.h_tag(&m).unwrap(),
             [
                 "from", "from", "subject", "date", "to", "to", "cc", "list-id"
+            ]
+        );
+    }
+
+    #[test]
+    fn default_headers_count_every_instance_once_in_order() {
+        let signer = Signer::new(ed_key(), "example.com", "sel").unwrap();
+        let m = Message::parse(
+            b"List-Post: <a>\r\nSUBJECT: s\r\nlist-id: x\r\nList-Post: <b>\r\n\
+              List-Bad Name: y\r\nList-ID: z\r\nFrom: a@example.com\r\n\r\n",
+        );
+        assert_eq!(
+            signer.h_tag(&m).unwrap(),
+            [
+                "from",
+                "from",
+                "subject",
+                "subject",
+                "date",
+                "to",
+                "cc",
+                "list-post",
+                "list-post",
+                "list-id",
+                "list-id"
             ]
         );
     }

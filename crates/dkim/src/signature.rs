@@ -8,6 +8,10 @@
 //! §2.7.1 `neutral`) from *semantic* ones (a well-formed signature that can never be
 //! valid, such as `i=` outside `d=` or `h=` without From: `permerror`); see
 //! [`SignatureError::is_syntax`].
+//!
+//! Drafts: with [`ParseOptions::allow_drafts`] the signatures of the pre-RFC drafts are
+//! accepted too, including those of draft-ietf-dkim-base-00 (2006), which had no `v=` and
+//! no `bh=`: their one hash covers headers and body together (see `hash::draft00_hash`).
 
 use std::fmt;
 
@@ -18,6 +22,11 @@ use crate::tag_list::{TagList, TagListError};
 
 /// The header field name (RFC 6376 §3.5).
 pub const HEADER_NAME: &str = "DKIM-Signature";
+
+/// The most names `h=` may list. Real signatures list a dozen or two (oversigning
+/// included); a longer list is refused rather than processed (RFC 6376 §8.9), which
+/// also bounds the header hash input.
+pub const MAX_HEADER_NAMES: usize = 512;
 
 /// A hash algorithm of DKIM (RFC 6376 §3.3, key record `h=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -209,8 +218,10 @@ pub struct Signature {
     pub a: SigningAlgorithm,
     /// `b=` the signature data, decoded from base64.
     pub b: Vec<u8>,
-    /// `bh=` the hash of the canonicalized body, decoded from base64.
-    pub bh: Vec<u8>,
+    /// `bh=` the hash of the canonicalized body, decoded from base64. Always present
+    /// under RFC 6376 (§3.5: required); `None` only for a draft-ietf-dkim-base-00
+    /// signature (no `v=` and no `bh=`), accepted with [`ParseOptions::allow_drafts`].
+    pub bh: Option<Vec<u8>>,
     /// `c=` canonicalization (default simple/simple).
     pub c: Canonicalization,
     /// `d=` the signing domain (SDID), as written.
@@ -237,8 +248,9 @@ pub struct Signature {
 /// Options for parsing signatures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ParseOptions {
-    /// Accept signatures of the pre-RFC 4871 drafts: no `v=`, or `v=0.5`, and `q=dns`.
-    /// Only for checking archives; RFC 6376 §3.5 requires `v=1`.
+    /// Accept signatures of the pre-RFC 4871 drafts: no `v=`, or `v=0.5`, and `q=dns`;
+    /// without `v=`, also no `bh=` (draft-ietf-dkim-base-00). Only for checking
+    /// archives; RFC 6376 §3.5 requires `v=1` and `bh=`.
     pub allow_drafts: bool,
 }
 
@@ -248,7 +260,22 @@ pub struct ParseOptions {
 pub enum SignatureError {
     /// The tag-list syntax is broken.
     #[error("signature syntax error: {0}")]
-    Syntax(#[from] TagListError),
+    Syntax(#[source] TagListError),
+    /// The field has more than [`crate::tag_list::MAX_TAGS`] tags: refused unread
+    /// (RFC 6376 §8.9).
+    #[error("the field has more than {max} tags; refused as hostile (RFC 6376 §8.9)")]
+    TooManyTags {
+        /// The limit.
+        max: usize,
+    },
+    /// `h=` lists more than [`MAX_HEADER_NAMES`] names: refused (RFC 6376 §8.9).
+    #[error("h= lists {count} header field names, more than the {max} processed (RFC 6376 §8.9)")]
+    TooManyHeaderNames {
+        /// How many `h=` lists.
+        count: usize,
+        /// The limit, [`MAX_HEADER_NAMES`].
+        max: usize,
+    },
     /// A required tag is missing.
     #[error("signature has no {0}= tag")]
     MissingTag(&'static str),
@@ -311,15 +338,27 @@ pub enum SignatureError {
     },
 }
 
+impl From<TagListError> for SignatureError {
+    fn from(e: TagListError) -> Self {
+        match e {
+            TagListError::TooManyTags { max } => SignatureError::TooManyTags { max },
+            e => SignatureError::Syntax(e),
+        }
+    }
+}
+
 impl SignatureError {
     /// True for errors that mean "this is not a usable DKIM-Signature" (RFC 8601
-    /// `neutral`), false for a well-formed signature that cannot be valid (`permerror`).
+    /// `neutral`), false for a well-formed signature that cannot be valid, or one past
+    /// a processing limit (`permerror`).
     pub fn is_syntax(&self) -> bool {
         !matches!(
             self,
             SignatureError::IdentityOutsideDomain { .. }
                 | SignatureError::FromNotSigned
                 | SignatureError::ExpiryBeforeTimestamp { .. }
+                | SignatureError::TooManyTags { .. }
+                | SignatureError::TooManyHeaderNames { .. }
         )
     }
 }
@@ -354,7 +393,13 @@ impl Signature {
         };
         let a: SigningAlgorithm = required("a")?.parse()?;
         let b = decode_base64(list, "b")?;
-        let bh = decode_base64(list, "bh")?;
+        let bh = match list.get("bh") {
+            // draft-ietf-dkim-base-00 had neither v= nor bh= (bh= came with -01): its
+            // hash covers the body too. Only under allow_drafts and only without v=.
+            None if options.allow_drafts && v.is_empty() => None,
+            // RFC 6376 §3.5: bh= is required.
+            _ => Some(decode_base64(list, "bh")?),
+        };
         let c = match text("c") {
             Some(c) => c.parse()?,
             None => Canonicalization::SIMPLE,
@@ -364,6 +409,14 @@ impl Signature {
             return Err(SignatureError::InvalidDomain(d));
         }
         let h_text = required("h")?;
+        // RFC 6376 §8.9: count before building anything.
+        let count = h_text.bytes().filter(|&b| b == b':').count() + 1;
+        if count > MAX_HEADER_NAMES {
+            return Err(SignatureError::TooManyHeaderNames {
+                count,
+                max: MAX_HEADER_NAMES,
+            });
+        }
         let h: Vec<String> = h_text
             .split(':')
             .map(|n| {
@@ -464,6 +517,12 @@ impl Signature {
         self.i.clone().unwrap_or_else(|| format!("@{}", self.d))
     }
 
+    /// A draft-ietf-dkim-base-00 signature: no `v=`, no `bh=`, one hash over headers and
+    /// body (only parsed with [`ParseOptions::allow_drafts`]).
+    pub fn is_draft00(&self) -> bool {
+        self.bh.is_none()
+    }
+
     /// `b=` in base64, without whitespace (for RFC 6008 `header.b`).
     pub fn b_base64(&self) -> String {
         BASE64.encode(&self.b)
@@ -491,7 +550,12 @@ impl fmt::Display for Signature {
 impl Signature {
     /// Every tag but `b=`, in the order Sendwell writes them, values encoded.
     pub(crate) fn tags(&self) -> Vec<(&'static str, String)> {
-        let mut tags = vec![("v", self.v.clone()), ("a", self.a.to_string())];
+        // A draft signature without v= is written without it (not as an empty "v=").
+        let mut tags = Vec::new();
+        if !self.v.is_empty() {
+            tags.push(("v", self.v.clone()));
+        }
+        tags.push(("a", self.a.to_string()));
         tags.push(("c", self.c.to_string()));
         tags.push(("d", self.d.clone()));
         tags.push(("s", self.s.clone()));
@@ -514,7 +578,9 @@ impl Signature {
         if let Some(z) = &self.z {
             tags.push(("z", encode_quoted_printable(z.as_bytes())));
         }
-        tags.push(("bh", BASE64.encode(&self.bh)));
+        if let Some(bh) = &self.bh {
+            tags.push(("bh", BASE64.encode(bh)));
+        }
         tags
     }
 }
@@ -586,8 +652,9 @@ pub fn is_selector(name: &str) -> bool {
     is_domain_name(name)
 }
 
-/// A header field name (RFC 5322 §3.6.8 `ftext`: printable ASCII but ":").
-fn is_field_name(name: &str) -> bool {
+/// A header field name (RFC 5322 §3.6.8: `field-name = 1*ftext`, `ftext` = printable
+/// US-ASCII but ":", so no space either).
+pub(crate) fn is_field_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| matches!(b, 33..=57 | 59..=126))
 }
 
@@ -631,7 +698,7 @@ mod tests {
             ]
         );
         assert_eq!(sig.b.len(), 64);
-        assert_eq!(sig.bh.len(), 32);
+        assert_eq!(sig.bh.as_ref().map(Vec::len), Some(32));
         assert_eq!(sig.auid(), "@football.example.com");
         assert_eq!(sig.key_name(), "brisbane._domainkey.football.example.com");
     }
@@ -669,6 +736,68 @@ mod tests {
         assert!(
             Signature::parse_with(draft.as_bytes(), ParseOptions { allow_drafts: true }).is_ok()
         );
+    }
+
+    #[test]
+    fn draft00_signatures_only_with_the_option() {
+        let drafts = ParseOptions { allow_drafts: true };
+        // As good_ietf00_1.txt of the Mail::DKIM corpus: no v=, no bh=.
+        let draft00 = "a=rsa-sha1; c=relaxed/simple; d=example.com; t=1141353705;\r\n \
+                       h=Date : From : Subject; s=foo;\r\n b=AAAA";
+        // RFC 6376 §3.5: v= first, then bh= are required.
+        assert_eq!(
+            Signature::parse(draft00.as_bytes()),
+            Err(SignatureError::MissingTag("v"))
+        );
+        let sig = Signature::parse_with(draft00.as_bytes(), drafts).unwrap();
+        assert!(sig.is_draft00());
+        assert_eq!((sig.v.as_str(), &sig.bh), ("", &None));
+        // Written back without v= or bh=, and read back the same.
+        let text = sig.to_string();
+        assert!(!text.contains("v=") && !text.contains("bh="), "{text}");
+        assert_eq!(Signature::parse_with(text.as_bytes(), drafts).unwrap(), sig);
+        // With a version, bh= is required even for drafts.
+        for v in ["v=0.5; ", "v=1; "] {
+            assert_eq!(
+                Signature::parse_with(format!("{v}{draft00}").as_bytes(), drafts),
+                Err(SignatureError::MissingTag("bh"))
+            );
+        }
+        // A later draft without v= but with bh= is not draft-00.
+        let draft01 = format!("{draft00}; bh=AAAA");
+        assert!(
+            !Signature::parse_with(draft01.as_bytes(), drafts)
+                .unwrap()
+                .is_draft00()
+        );
+    }
+
+    #[test]
+    fn refuses_hostile_sizes() {
+        let base = "v=1; a=rsa-sha256; d=example.com; s=s; bh=AAAA; b=AAAA";
+        // MAX_HEADER_NAMES names pass, one more is refused, as are 20,000.
+        let names = |n: usize| vec!["from"; n].join(":");
+        let ok = format!("{base}; h={}", names(MAX_HEADER_NAMES));
+        assert_eq!(
+            Signature::parse(ok.as_bytes()).unwrap().h.len(),
+            MAX_HEADER_NAMES
+        );
+        for n in [MAX_HEADER_NAMES + 1, 20_000] {
+            let text = format!("{base}; h={}", names(n));
+            let e = Signature::parse(text.as_bytes()).unwrap_err();
+            assert_eq!(
+                e,
+                SignatureError::TooManyHeaderNames {
+                    count: n,
+                    max: MAX_HEADER_NAMES
+                }
+            );
+            assert!(!e.is_syntax());
+        }
+        // Too many tags: its own error (a permerror), not a syntax error.
+        let e = SignatureError::from(TagListError::TooManyTags { max: 64 });
+        assert_eq!(e, SignatureError::TooManyTags { max: 64 });
+        assert!(!e.is_syntax());
     }
 
     #[test]

@@ -18,6 +18,16 @@
 //! (and counted, so the record checker can warn); octets over 0x7F are accepted in a
 //! value (UTF-8 in `n=` notes and `z=` copies is common); a bare CR or LF counts as
 //! whitespace (DNS records pasted from files carry them).
+//!
+//! Hostile input: the work is linear in the input. Duplicates are found by sorting the
+//! names once (not by comparing each tag with all before it), and a list of more than
+//! [`MAX_TAGS`] tags is refused as soon as the limit is passed (RFC 6376 §8.9:
+//! verifiers must be prepared for intentionally malformed fields).
+
+/// The most tags a tag-list may hold. RFC 6376 defines 14 signature tags (§3.5) and 8
+/// key record tags (§3.6.1); no real list comes near this, and a longer one is refused
+/// rather than processed (RFC 6376 §8.9).
+pub const MAX_TAGS: usize = 64;
 
 /// One `tag=value` pair, borrowed from the parsed text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +102,12 @@ pub enum TagListError {
         /// The repeated tag name.
         name: String,
     },
+    /// More than [`MAX_TAGS`] tags: a processing limit, not an RFC syntax rule.
+    #[error("more than {max} tags (a limit against hostile input, RFC 6376 §8.9)")]
+    TooManyTags {
+        /// The limit, [`MAX_TAGS`].
+        max: usize,
+    },
 }
 
 /// WSP plus the CR and LF of folding (FWS).
@@ -122,14 +138,21 @@ impl<'a> TagList<'a> {
                 pos = spec_end + 1;
                 continue;
             }
-            let tag = parse_spec(input, pos, spec_end)?;
-            if list.tags.iter().any(|t| t.name == tag.name) {
-                return Err(TagListError::Duplicate {
-                    name: tag.name.to_string(),
-                });
+            // RFC 6376 §8.9: stop at the limit, before parsing the rest.
+            if list.tags.len() == MAX_TAGS {
+                return Err(TagListError::TooManyTags { max: MAX_TAGS });
             }
-            list.tags.push(tag);
+            list.tags.push(parse_spec(input, pos, spec_end)?);
             pos = spec_end + 1;
+        }
+        // RFC 6376 §3.2: "if a tag name does occur more than once, the entire tag-list
+        // is invalid". Found by sorting the names: O(n log n), whatever the input.
+        let mut names: Vec<&str> = list.tags.iter().map(|t| t.name).collect();
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(TagListError::Duplicate {
+                name: pair[0].to_string(),
+            });
         }
         Ok(list)
     }
@@ -279,6 +302,46 @@ mod tests {
             TagList::parse(b"synerr"),
             Err(TagListError::MissingEquals { .. })
         ));
+    }
+
+    #[test]
+    fn finds_duplicates_anywhere() {
+        let many: String = (0..MAX_TAGS - 1).map(|i| format!("a{i}=1;")).collect();
+        assert_eq!(
+            TagList::parse(many.as_bytes()).unwrap().tags.len(),
+            MAX_TAGS - 1
+        );
+        // The last tag repeats the first, the middle one, or itself at the top.
+        for repeated in ["a0", "a31", "a62"] {
+            let text = format!("{many} {repeated}=2");
+            assert_eq!(
+                TagList::parse(text.as_bytes()),
+                Err(TagListError::Duplicate {
+                    name: repeated.into()
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_more_than_max_tags() {
+        // The reviewer's input: 150,000 distinct tags (1.39 MB) took 19 s to parse when
+        // each tag was compared with all before it. Now refused at tag MAX_TAGS + 1.
+        let hostile: String = (0..150_000).map(|i| format!("a{i}=1;")).collect();
+        assert_eq!(
+            TagList::parse(hostile.as_bytes()),
+            Err(TagListError::TooManyTags { max: MAX_TAGS })
+        );
+        let exactly: String = (0..MAX_TAGS).map(|i| format!("a{i}=1;")).collect();
+        assert_eq!(
+            TagList::parse(exactly.as_bytes()).unwrap().tags.len(),
+            MAX_TAGS
+        );
+        let one_more = format!("{exactly}b=2");
+        assert_eq!(
+            TagList::parse(one_more.as_bytes()),
+            Err(TagListError::TooManyTags { max: MAX_TAGS })
+        );
     }
 
     #[test]

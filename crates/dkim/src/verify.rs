@@ -9,6 +9,15 @@
 //! Key records are fetched once per name per message; body hashes are computed once per
 //! (canonicalization, hash, `l=`) per message; a [`Verifier`] keeps parsed keys across
 //! messages.
+//!
+//! Hostile input (RFC 6376 §8.4, §8.9): signatures past [`MAX_SIGNATURES`] are not even
+//! parsed, a field of more than 64 tags or an `h=` of more than 512 names is refused
+//! unread, and every step is linear in the message; a message with a header line
+//! without a colon (RFC 5322 §2.2) passes no signature.
+//!
+//! Historic policy: [`VerifyPolicy::HISTORIC`] also verifies the signatures of
+//! draft-ietf-dkim-base-00 (no `v=`, no `bh=`), whose one hash covers headers and body
+//! (`hash::draft00_hash`). Under RFC 6376 they are unusable (`bh=` is required, §3.5).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,13 +26,13 @@ use aws_lc_rs::digest;
 use sendwell_dns::{Lookup, LookupError};
 
 use crate::crypto::{HISTORIC_MIN_RSA_BITS, PublicKey, PublicKeyError};
-use crate::hash::{BodyHash, body_hash, header_hash};
+use crate::hash::{BodyHash, body_hash, draft00_hash, header_hash};
 use crate::key_record::KeyRecord;
 use crate::message::{HeaderField, Message};
 use crate::result::{DkimResult, DkimVerification, Reason, Warning};
 use crate::signature::{
     CanonicalizationAlgorithm, HEADER_NAME, HashAlgorithm, KeyType, ParseOptions, Signature,
-    SigningAlgorithm,
+    SignatureError, SigningAlgorithm,
 };
 use crate::tag_list::TagList;
 
@@ -38,7 +47,8 @@ pub struct VerifyPolicy {
     pub allow_rsa_sha1: bool,
     /// Accept RSA keys from 512 to 1023 bits (RFC 8301 §3.2 forbids them).
     pub allow_short_rsa_keys: bool,
-    /// Accept pre-RFC draft signatures (no `v=` or `v=0.5`, `q=dns`).
+    /// Accept pre-RFC draft signatures (no `v=` or `v=0.5`, `q=dns`; without `v=` also
+    /// without `bh=`, as draft-ietf-dkim-base-00 signed).
     pub allow_drafts: bool,
 }
 
@@ -179,7 +189,6 @@ impl State<'_, '_> {
         field: &HeaderField,
         over_limit: bool,
     ) -> DkimVerification {
-        let value = self.message.value(field);
         let mut v = DkimVerification {
             result: DkimResult::Neutral,
             reason: Reason::Verified,
@@ -192,10 +201,23 @@ impl State<'_, '_> {
             key_bits: None,
             signature: None,
         };
-        let list = match TagList::parse(value) {
+        // RFC 6376 §8.4: past the limit, not even parsed (its size is the attacker's).
+        if over_limit {
+            v.result = DkimResult::PermError;
+            v.reason = Reason::TooManySignatures;
+            return v;
+        }
+        let list = match TagList::parse(self.message.value(field)) {
             Ok(list) => list,
             Err(e) => {
-                v.reason = Reason::Unusable(e.into());
+                let e = SignatureError::from(e);
+                if !e.is_syntax() {
+                    // A processing limit (RFC 6376 §8.9), not a syntax error.
+                    v.result = DkimResult::PermError;
+                    v.reason = Reason::Invalid(e);
+                } else {
+                    v.reason = Reason::Unusable(e);
+                }
                 return v;
             }
         };
@@ -213,11 +235,6 @@ impl State<'_, '_> {
                 String::from_utf8_lossy(&ascii).into_owned()
             })
             .unwrap_or_default();
-        if over_limit {
-            v.result = DkimResult::PermError;
-            v.reason = Reason::TooManySignatures;
-            return v;
-        }
         let options = ParseOptions {
             allow_drafts: self.policy.allow_drafts,
         };
@@ -234,6 +251,17 @@ impl State<'_, '_> {
             }
         };
         v.identity = Some(sig.auid());
+        // RFC 5322 §2.2: header fields are "a field name, followed by a colon". A line
+        // without one makes the header section malformed: which field it was meant to be
+        // (a From?) is unknowable, so no signature passes (dkimpy refuses it too).
+        if let Some(line) = self.message.malformed().next() {
+            v.result = DkimResult::PermError;
+            v.reason = Reason::HeaderWithoutColon {
+                line: first_line(line),
+            };
+            v.signature = Some(sig);
+            return v;
+        }
         // The byte range of b='s value, in the message, to delete for the header hash.
         let b_range = list.get("b").map(|t| {
             (
@@ -353,24 +381,41 @@ impl State<'_, '_> {
         if record.is_testing() {
             v.warnings.push(Warning::Testing);
         }
+        // The field with b='s value deleted, for the header hash (§3.7).
+        let data = self.message.data();
+        let unsigned: Vec<u8> = match b_range {
+            Some((start, end)) => {
+                let mut u = Vec::with_capacity(field.raw.len());
+                u.extend_from_slice(&data[field.raw.start..start]);
+                u.extend_from_slice(&data[end..field.raw.end]);
+                u
+            }
+            None => data[field.raw.clone()].to_vec(),
+        };
+        let Some(bh) = &sig.bh else {
+            // draft-ietf-dkim-base-00 (historic policy only): one hash over everything.
+            let hash = draft00_hash(self.message, &sig.h, sig.c, sig.a.hash(), sig.l, &unsigned);
+            if let Some(reason) = check_length(sig.l, hash.canonical_length, v) {
+                return (PermError, reason);
+            }
+            return if key.verify(
+                sig.a,
+                &hash.digest,
+                &sig.b,
+                self.policy.allow_short_rsa_keys,
+            ) {
+                (Pass, Reason::Verified)
+            } else {
+                // Header or body: one hash cannot say which.
+                (Fail, Reason::SignatureMismatch)
+            };
+        };
         // RFC 6376 §6.1.3: the body hash.
         let body = self.body_hash(sig);
-        if let Some(l) = sig.l {
-            if l > body.canonical_length {
-                return (
-                    PermError,
-                    Reason::BodyShorterThanLength {
-                        l,
-                        canonical_length: body.canonical_length,
-                    },
-                );
-            }
-            v.warnings.push(Warning::BodyLength {
-                l,
-                canonical_length: body.canonical_length,
-            });
+        if let Some(reason) = check_length(sig.l, body.canonical_length, v) {
+            return (PermError, reason);
         }
-        if body.digest != sig.bh {
+        if body.digest != *bh {
             return (
                 Fail,
                 Reason::BodyHashMismatch {
@@ -379,17 +424,6 @@ impl State<'_, '_> {
             );
         }
         // The header hash, over the field with b='s value deleted.
-        let data = self.message.data();
-        let raw = &data[field.raw.clone()];
-        let unsigned: Vec<u8> = match b_range {
-            Some((start, end)) => {
-                let mut u = Vec::with_capacity(raw.len());
-                u.extend_from_slice(&data[field.raw.start..start]);
-                u.extend_from_slice(&data[end..field.raw.end]);
-                u
-            }
-            None => raw.to_vec(),
-        };
         let digest: digest::Digest =
             header_hash(self.message, &sig.h, sig.c.header, sig.a.hash(), &unsigned);
         if key.verify(sig.a, &digest, &sig.b, self.policy.allow_short_rsa_keys) {
@@ -453,21 +487,109 @@ impl State<'_, '_> {
     }
 }
 
+/// `l=` against the canonical body length: permerror when it claims more body than
+/// there is, else a warning (RFC 6376 §8.2: content can be appended).
+fn check_length(l: Option<u64>, canonical_length: u64, v: &mut DkimVerification) -> Option<Reason> {
+    let l = l?;
+    if l > canonical_length {
+        return Some(Reason::BodyShorterThanLength {
+            l,
+            canonical_length,
+        });
+    }
+    v.warnings.push(Warning::BodyLength {
+        l,
+        canonical_length,
+    });
+    None
+}
+
+/// The first line of a raw header line, for a reason: at most 78 characters, lossy.
+fn first_line(raw: &[u8]) -> String {
+    let line = &raw[..memchr::memchr2(b'\r', b'\n', raw).unwrap_or(raw.len())];
+    let text = String::from_utf8_lossy(line);
+    match text.char_indices().nth(78) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.into_owned(),
+    }
+}
+
 /// RFC 6008 §4: `header.b` is a prefix of `b=`, at least 8 characters, long enough to
-/// tell the signatures of one message apart.
+/// tell the signatures of one message apart. Only the signatures that were read have a
+/// `b=` here (at most [`MAX_SIGNATURES`]), so this stays small whatever the message.
 fn set_header_b(verifications: &mut [DkimVerification]) {
-    let all: Vec<String> = verifications.iter().map(|v| v.header_b.clone()).collect();
-    for (index, v) in verifications.iter_mut().enumerate() {
-        let full = &all[index];
-        let mut len = 8.min(full.len());
-        while len < full.len()
-            && all
-                .iter()
-                .enumerate()
-                .any(|(j, other)| j != index && other != full && other.starts_with(&full[..len]))
-        {
-            len += 1;
+    let all: Vec<String> = verifications
+        .iter()
+        .map(|v| v.header_b.clone())
+        .filter(|b| !b.is_empty())
+        .collect();
+    for v in verifications.iter_mut() {
+        let full = v.header_b.as_bytes();
+        // One octet past the longest prefix shared with another b=: linear in the b=
+        // values (growing a prefix and rescanning would be quadratic in a hostile b=).
+        let shared = all
+            .iter()
+            .map(|other| other.as_bytes())
+            .filter(|other| *other != full)
+            .map(|other| full.iter().zip(other).take_while(|(x, y)| x == y).count() + 1)
+            .max()
+            .unwrap_or(0);
+        let len = shared.max(8).min(full.len());
+        v.header_b.truncate(len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_b(b: &str) -> DkimVerification {
+        DkimVerification {
+            result: DkimResult::Neutral,
+            reason: Reason::Verified,
+            warnings: Vec::new(),
+            domain: String::new(),
+            selector: String::new(),
+            algorithm: String::new(),
+            identity: None,
+            header_b: b.to_string(),
+            key_bits: None,
+            signature: None,
         }
-        v.header_b = full[..len].to_string();
+    }
+
+    #[test]
+    fn header_b_is_the_shortest_distinguishing_prefix() {
+        // Two b= sharing 300 characters, one apart, one equal to another, one unread.
+        let long = "A".repeat(300);
+        let mut v = vec![
+            with_b(&format!("{long}xyz")),
+            with_b(&format!("{long}y")),
+            with_b("BBBBBBBBBBBB"),
+            with_b("BBBBBBBBBBBB"),
+            with_b(""),
+            with_b("short"),
+        ];
+        set_header_b(&mut v);
+        let got: Vec<&str> = v.iter().map(|v| v.header_b.as_str()).collect();
+        assert_eq!(
+            got,
+            [
+                &format!("{long}x")[..],
+                &format!("{long}y"),
+                "BBBBBBBB",
+                "BBBBBBBB",
+                "",
+                "short"
+            ]
+        );
+    }
+
+    #[test]
+    fn first_line_is_short_and_single() {
+        assert_eq!(first_line(b"From\r\n a@example.com\r\n"), "From");
+        let long = first_line("é".repeat(200).as_bytes());
+        assert_eq!(long.chars().count(), 79);
+        assert!(long.ends_with('…'));
     }
 }

@@ -9,11 +9,22 @@
 //!   signatures RFC 8301 invalidates (rsa-sha1, RSA keys under 1024 bits) and draft
 //!   signatures are permerror/neutral, never pass. Those changes are counted.
 //!
-//! Excluded by name and counted: legacy DomainKeys cases (`*_dk_*`, `dk_*`: no
-//! DKIM-Signature at all, which is checked), and the five `ietf00` files Mail::DKIM
-//! skips itself (pre-standard signatures without `bh=`, which must not pass).
+//! Excluded by name and counted: only the legacy DomainKeys cases (`*_dk_*`, `dk_*`: no
+//! DKIM-Signature at all, which is checked).
+//!
+//! The five `good_ietf00_*` files (EXPECTED.txt: `pass SKIP`, Mail::DKIM no longer
+//! verifies them) carry draft-ietf-dkim-base-00 signatures of 2006, and must pass under
+//! the historic policy. What draft-00 differs in from RFC 6376: the signature has no
+//! `v=` and no `bh=`; there is no separate body hash, but one hash over the selected
+//! header fields, a CRLF, the canonicalized body, a CRLF, and the DKIM-Signature field
+//! with `b=` empty (RFC 6376 §3.7 hashes the body apart and puts its hash in `bh=`).
+//! Header selection and the simple/relaxed canonicalizations are those of RFC 6376.
+//! Under the default policy they are unusable (RFC 6376 §3.5: `v=` and `bh=` are
+//! required), never a pass.
 
-use sendwell_dkim::{DkimResult, DkimVerification, Reason, SignatureError, VerifyPolicy};
+use sendwell_dkim::{
+    DkimResult, DkimVerification, Reason, SignatureError, SigningAlgorithm, VerifyPolicy,
+};
 use sendwell_dns::{MockLookup, MockRecord, Txt};
 
 use crate::common::{block_on, data, files};
@@ -110,18 +121,14 @@ fn every_case_gets_mail_dkim_result() {
             continue;
         }
         if case.skipped_upstream {
-            // Pre-standard ietf00 signatures: no bh= tag. Not a pass, and said why.
-            assert!(case.file.contains("ietf00"), "{}", case.file);
-            assert_eq!(results.len(), 1);
-            assert_eq!(results[0].result, DkimResult::Neutral, "{}", case.file);
-            assert_eq!(
-                results[0].reason,
-                Reason::Unusable(SignatureError::MissingTag("bh")),
-                "{}",
-                case.file
-            );
+            // Only the draft-00 files are skipped upstream; here they are checked, as
+            // draft-00 signatures, below.
+            assert!(case.file.starts_with("good_ietf00_"), "{}", case.file);
+            assert_eq!(results.len(), 1, "{}", case.file);
+            let sig = results[0].signature.as_ref().expect("parsed");
+            assert!(sig.is_draft00(), "{}", case.file);
+            assert_eq!(sig.a, SigningAlgorithm::RsaSha1);
             ietf00 += 1;
-            continue;
         }
         assert!(!results.is_empty(), "{}: no signature found", case.file);
         assert_eq!(
@@ -140,8 +147,47 @@ fn every_case_gets_mail_dkim_result() {
     assert_eq!(files("mail-dkim").len(), 82);
     assert_eq!(cases.len(), 79);
     assert_eq!(domainkeys, 17, "legacy DomainKeys cases excluded");
-    assert_eq!(ietf00, 5, "pre-standard ietf00 cases excluded");
-    assert_eq!(checked, 57, "DKIM cases checked");
+    assert_eq!(ietf00, 5, "draft-00 cases checked (as pass), none excluded");
+    assert_eq!(checked, 62, "DKIM cases checked");
+    assert_eq!(domainkeys + checked, cases.len(), "nothing else excluded");
+}
+
+#[test]
+fn draft00_signatures_pass_only_under_the_historic_policy() {
+    for n in 1..=5 {
+        let file = format!("good_ietf00_{n}.txt");
+        let historic = run(&file, VerifyPolicy::HISTORIC);
+        assert_eq!(historic.len(), 1);
+        assert_eq!(
+            (historic[0].result, &historic[0].reason),
+            (DkimResult::Pass, &Reason::Verified),
+            "{file}"
+        );
+        // RFC 6376 §3.5: v= and bh= are required; the first missing is named.
+        let rfc = run(&file, VerifyPolicy::RFC8301);
+        assert_eq!(rfc[0].result, DkimResult::Neutral, "{file}");
+        assert_eq!(
+            rfc[0].reason,
+            Reason::Unusable(SignatureError::MissingTag("v")),
+            "{file}"
+        );
+        // One hash covers the body too: a changed body fails.
+        let mut changed = data(&format!("mail-dkim/{file}"));
+        let at = changed.windows(5).rposition(|w| w == b"quick").unwrap();
+        changed[at] = b'Q';
+        let dns = fake_dns();
+        let v = block_on(sendwell_dkim::verify_with(
+            &dns,
+            &changed,
+            NOW,
+            VerifyPolicy::HISTORIC,
+        ));
+        assert_eq!(
+            (v[0].result, &v[0].reason),
+            (DkimResult::Fail, &Reason::SignatureMismatch),
+            "{file}"
+        );
+    }
 }
 
 #[test]
@@ -200,7 +246,7 @@ fn rfc8301_policy_changes_only_what_it_must() {
     let mut downgraded = 0;
     let mut same = 0;
     for case in expected_cases() {
-        if is_domainkeys(&case.file) || case.skipped_upstream {
+        if is_domainkeys(&case.file) {
             continue;
         }
         let historic = run(&case.file, VerifyPolicy::HISTORIC);
@@ -234,18 +280,51 @@ fn rfc8301_policy_changes_only_what_it_must() {
 /// Signatures with the same result under both policies (rsa-sha256, keys of 1024 bits
 /// or more, v=1; or failing before RFC 8301 matters).
 const EXPECTED_SAME: usize = 14;
-/// Signatures RFC 8301 or the v=1 rule turn from pass/fail/… into permerror or neutral.
-const EXPECTED_DOWNGRADED: usize = 49;
+/// Signatures RFC 8301 or the v=1 rule turn from pass/fail/… into permerror or neutral:
+/// 49, plus the five draft-00 signatures (pass under the historic policy only).
+const EXPECTED_DOWNGRADED: usize = 54;
 
 #[test]
 fn the_sample_message_is_processed() {
     // test5.txt has no listed expectation upstream ("check the verifier runs"). Its
-    // signature is pre-standard (no bh=): the verifier runs and says so.
+    // signature is draft-00 (no v=, no bh=), and its header section has a line without
+    // a colon, "Invalid header": malformed (RFC 5322 §2.2), so no pass.
     let r = run("test5.txt", VerifyPolicy::HISTORIC);
     assert_eq!(r.len(), 1);
-    assert_eq!(r[0].result, DkimResult::Neutral);
+    assert_eq!(r[0].result, DkimResult::PermError);
     assert_eq!(
         r[0].reason,
-        Reason::Unusable(SignatureError::MissingTag("bh"))
+        Reason::HeaderWithoutColon {
+            line: "Invalid header".into()
+        }
     );
+    assert!(
+        r[0].reason
+            .to_string()
+            .starts_with("header line without a colon: \"Invalid header\""),
+        "{}",
+        r[0].reason
+    );
+    // That line is all that stops it: it is not signed (not in h=), and without it the
+    // draft-00 signature verifies.
+    let text = data("mail-dkim/test5.txt");
+    let at = text
+        .windows(16)
+        .position(|w| w == b"Invalid header\r\n")
+        .unwrap();
+    let without = [&text[..at], &text[at + 16..]].concat();
+    let dns = fake_dns();
+    let r = block_on(sendwell_dkim::verify_with(
+        &dns,
+        &without,
+        NOW,
+        VerifyPolicy::HISTORIC,
+    ));
+    assert_eq!(
+        (r[0].result, &r[0].reason),
+        (DkimResult::Pass, &Reason::Verified)
+    );
+    // Under RFC 6376 the draft signature is unusable whatever the header section.
+    let r = run("test5.txt", VerifyPolicy::RFC8301);
+    assert_eq!(r[0].result, DkimResult::Neutral);
 }

@@ -11,9 +11,10 @@
 //! with its own plain implementation of RFC 6376 §3.4 and §5.4.2, written line by line
 //! and independently of the crate's streaming code, and compares them with the original's.
 //! Where the RFC is silent it follows Sendwell's documented choices: a bare LF is a line
-//! end (converted to CRLF, as dkimpy, OpenDKIM and Mail::DKIM do), a header line without
-//! a colon is a field named by the whole line, and a message with more than one From
-//! field never passes (RFC 5322 §3.6 allows one).
+//! end (converted to CRLF, as dkimpy, OpenDKIM and Mail::DKIM do), a message with a
+//! header line without a colon never passes (RFC 5322 §2.2: every field has one; dkimpy
+//! refuses such a message too), and a message with more than one From field never
+//! passes (RFC 5322 §3.6 allows one).
 //!
 //! The fixtures are one message signed with Ed25519 (fast) under each of the four
 //! canonicalization pairs, the key served by a `MockLookup`. Time is never asserted
@@ -337,17 +338,20 @@ pub struct SignedContent {
 }
 
 /// For each DKIM-Signature field of `tampered`, top to bottom: may it pass? Yes exactly
-/// when it signs what `fixture`'s signature signed, the message has one From field, and
-/// the field is within the verifier's [`MAX_SIGNATURES`].
+/// when it signs what `fixture`'s signature signed, the message has one From field and
+/// no header line without a colon, and the field is within the verifier's
+/// [`MAX_SIGNATURES`].
 pub fn expected_passes(fixture: &Fixture, tampered: &[u8]) -> Vec<bool> {
     let message = ReferenceMessage::parse(tampered);
     let froms = message.fields_named("from").count();
+    let malformed = message.has_line_without_colon();
     let signatures: Vec<usize> = message.fields_named("dkim-signature").collect();
     signatures
         .iter()
         .enumerate()
         .map(|(index, &field)| {
             froms == 1
+                && !malformed
                 && index < MAX_SIGNATURES
                 && message
                     .signed_content(field, fixture.canonicalization, &fixture.h)
@@ -433,9 +437,25 @@ impl ReferenceMessage {
         trim_end_wsp(name)
     }
 
-    /// The indices of the fields named `name` (case-insensitive).
+    /// Whether the first line of `field` has no colon (RFC 5322 §2.2: then it is no
+    /// field at all, whatever it says).
+    fn lacks_colon(&self, field: usize) -> bool {
+        let raw = &self.data[self.fields[field].clone()];
+        let line = &raw[..memfind(raw, b"\r\n").unwrap_or(raw.len())];
+        !line.contains(&b':')
+    }
+
+    /// Whether some line of the header section has no colon.
+    pub fn has_line_without_colon(&self) -> bool {
+        (0..self.fields.len()).any(|f| self.lacks_colon(f))
+    }
+
+    /// The indices of the fields named `name` (case-insensitive); a line without a colon
+    /// is named by nothing.
     pub fn fields_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = usize> + 's {
-        (0..self.fields.len()).filter(move |&f| self.name(f).eq_ignore_ascii_case(name.as_bytes()))
+        (0..self.fields.len()).filter(move |&f| {
+            !self.lacks_colon(f) && self.name(f).eq_ignore_ascii_case(name.as_bytes())
+        })
     }
 
     /// What the DKIM-Signature field `field` signs, with the original's `h=` names (if
@@ -463,9 +483,11 @@ impl ReferenceMessage {
         let mut taken = vec![false; self.fields.len()];
         let mut headers = Vec::new();
         for name in h {
-            let pick = (0..self.fields.len())
-                .rev()
-                .find(|&f| !taken[f] && self.name(f).eq_ignore_ascii_case(name.as_bytes()));
+            let pick = (0..self.fields.len()).rev().find(|&f| {
+                !taken[f]
+                    && !self.lacks_colon(f)
+                    && self.name(f).eq_ignore_ascii_case(name.as_bytes())
+            });
             if let Some(f) = pick {
                 taken[f] = true;
                 headers.extend(reference_header(

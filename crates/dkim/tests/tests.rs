@@ -8,6 +8,8 @@ mod corpus_dkimpy;
 mod corpus_mail_auth;
 /// The Perl Mail::DKIM verifier corpus (t/corpus), with its expected results.
 mod corpus_mail_dkim;
+/// Hostile and malformed messages: processing limits, linear work, lines without a colon.
+mod hostile;
 /// Property tests: parsers never panic, round trips, streaming equals one-shot.
 mod properties;
 /// Messages as the real world sends them: 8-bit, quoted-printable, folded, LF-only, …

@@ -139,9 +139,12 @@ fn record_checker_finds_what_receivers_object_to() {
     );
     let zone_line = json(&out)["zone_file"].as_str().unwrap().to_string();
     let rsa_1024 = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB";
+    // RFC 8463 §3: an Ed25519 key only signs ed25519-sha256, so h=sha1 leaves it unusable.
+    let ed_sha1 = "v=DKIM1; k=ed25519; h=sha1; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
     let zone = format!(
         "{zone_line}\nweak._domainkey TXT \"v=DKIM1; k=rsa; t=y; p={rsa_1024}\"\n\
-         revoked._domainkey TXT \"v=DKIM1; k=rsa; p=\"\n"
+         revoked._domainkey TXT \"v=DKIM1; k=rsa; p=\"\n\
+         edsha1._domainkey TXT \"{ed_sha1}\"\n"
     );
     let dns = Bind::start(&[("example.test", &zone)]);
     let resolver = dns.addr().to_string();
@@ -189,6 +192,17 @@ fn record_checker_finds_what_receivers_object_to() {
     assert!(
         messages.iter().any(|m| m.starts_with("warning: t=y")),
         "{messages:?}"
+    );
+    let (code, ed_sha1) = check("edsha1");
+    assert_eq!(code, Some(10), "{ed_sha1}");
+    assert_eq!(ed_sha1["usable"], false);
+    assert_eq!(ed_sha1["key_type"], "ed25519");
+    assert!(
+        ed_sha1["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("h=sha1 does not allow sha256"),
+        "{ed_sha1}"
     );
     let (code, revoked) = check("revoked");
     assert_eq!(code, Some(10));
@@ -308,6 +322,27 @@ fn sign_and_verify_options_and_exit_codes() {
     assert_eq!(bad.status.code(), Some(10));
     assert_eq!(json(&bad)["signatures"][0]["result"], "fail");
 
+    // The From field's colon replaced by a line break: RFC 5322 §2.2 makes the line no
+    // field, so the message is malformed, never a pass: permerror, exit 10.
+    let no_colon = String::from_utf8_lossy(&signed.stdout).replace(
+        "From: Alice <alice@example.com>",
+        "From\r\n Alice <alice@example.com>",
+    );
+    let bad = sendwell(
+        &["dkim", "verify", "--json", "--key-record", &record],
+        no_colon.as_bytes(),
+    );
+    assert_eq!(bad.status.code(), Some(10));
+    let sig = &json(&bad)["signatures"][0];
+    assert_eq!(sig["result"], "permerror", "{sig}");
+    assert!(
+        sig["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("header line without a colon: \"From\""),
+        "{sig}"
+    );
+
     // Unsigned: dkim=none, exit 10.
     let none = sendwell(&["dkim", "verify", "--key-record", &record], MESSAGE);
     assert_eq!(none.status.code(), Some(10));
@@ -350,4 +385,28 @@ fn sign_and_verify_options_and_exit_codes() {
         MESSAGE,
     );
     assert_eq!(pairs.status.code(), Some(1));
+    // Header names are RFC 5322 §3.6.8 field names: refused, with what to do.
+    let bad_names = sendwell(
+        &[
+            "dkim",
+            "sign",
+            "--key",
+            path(&key),
+            "--selector",
+            "ed",
+            "--domain",
+            "example.com",
+            "--headers",
+            "from:bad name;x",
+        ],
+        MESSAGE,
+    );
+    assert_eq!(bad_names.status.code(), Some(1));
+    assert!(bad_names.stdout.is_empty());
+    let err = String::from_utf8_lossy(&bad_names.stderr);
+    assert!(
+        err.contains("--headers takes header field names separated by colons")
+            && err.contains("\"bad name;x\" is not a header field name"),
+        "{err}"
+    );
 }

@@ -301,7 +301,10 @@ fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
                 .map(|n| n.trim().to_string())
                 .filter(|n| !n.is_empty())
                 .collect();
-            signer = signer.headers(HeaderSelection::Exact(names))?;
+            signer = signer.headers(HeaderSelection::Exact(names)).context(
+                "--headers takes header field names separated by colons, \
+                     e.g. --headers from:to:subject:date",
+            )?;
         }
         signers.push(signer);
     }
