@@ -1,10 +1,13 @@
 //! The Authentication-Results generator (sendwell-auth-results `generate`): whatever a
 //! sender puts in HELO, MAIL FROM, d=, s= and b=, the written header parses back to
 //! exactly the results written, each value intact (control characters as spaces,
-//! non-ASCII as '?'), with no line break but the folds.
+//! non-ASCII as '?'), with no line break but the folds. The shortest unique `header.b`
+//! prefixes of the five values never panic, are at least eight characters, and tell
+//! the values apart (RFC 6008 §4).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use sendwell_auth_results::generate::{HEADER_B_MIN, header_b_lengths};
 use sendwell_auth_results::{AuthenticationResults, ResInfo, parse_header};
 
 fn kept(s: &str) -> String {
@@ -26,6 +29,31 @@ fuzz_target!(|data: &[u8]| {
     let parts: Vec<&str> = text.splitn(5, '\u{0}').collect();
     let get = |i: usize| parts.get(i).copied().unwrap_or("");
     let (helo, mail_from, d, s, b) = (get(0), get(1), get(2), get(3), get(4));
+    let values = [helo, mail_from, d, s, b];
+    let lengths = header_b_lengths(&values);
+    assert_eq!(lengths.len(), values.len());
+    let clean: Vec<Vec<char>> = values
+        .iter()
+        .map(|v| v.chars().filter(|c| !c.is_whitespace()).collect())
+        .collect();
+    for (i, (v, len)) in clean.iter().zip(&lengths).enumerate() {
+        assert!(*len >= HEADER_B_MIN && *len <= v.len().max(HEADER_B_MIN));
+        let prefix = &v[..(*len).min(v.len())];
+        if *len < v.len() {
+            assert!(
+                clean
+                    .iter()
+                    .enumerate()
+                    .all(|(j, o)| j == i || o == v || !o.starts_with(prefix))
+            );
+        }
+        let r = ResInfo::dkim("pass", "x.example", "s", Some(values[i]), *len).unwrap();
+        let written: String = prefix.iter().collect();
+        assert_eq!(
+            r.get("header", "b"),
+            (!written.is_empty()).then_some(written.as_str())
+        );
+    }
     let mut h = AuthenticationResults::new("mx.example.org");
     h.push(
         ResInfo::spf_helo("pass", helo)

@@ -221,8 +221,12 @@ impl ResInfo {
 
 /// The shortest `header.b` prefixes, at least [`HEADER_B_MIN`] long, that tell the given
 /// `b=` values apart (RFC 6008 §4). Identical signatures get their whole value.
+///
+/// Lengths count characters (whitespace removed), as [`ResInfo::dkim`] takes them. A
+/// `b=` value is base64, but it comes from the sender, so any text is handled without
+/// slicing inside a character.
 pub fn header_b_lengths(signatures: &[&str]) -> Vec<usize> {
-    let clean: Vec<String> = signatures
+    let clean: Vec<Vec<char>> = signatures
         .iter()
         .map(|b| b.chars().filter(|c| !c.is_whitespace()).collect())
         .collect();
@@ -231,15 +235,16 @@ pub fn header_b_lengths(signatures: &[&str]) -> Vec<usize> {
         .enumerate()
         .map(|(i, b)| {
             let mut len = HEADER_B_MIN;
+            // RFC 6008 §4: long enough that no other signature starts the same way.
             while len < b.len()
                 && clean
                     .iter()
                     .enumerate()
-                    .any(|(j, o)| j != i && o != b && o.starts_with(&b[..len.min(b.len())]))
+                    .any(|(j, o)| j != i && o != b && o.starts_with(&b[..len]))
             {
                 len += 1;
             }
-            len.min(b.len().max(HEADER_B_MIN))
+            len
         })
         .collect()
 }
@@ -334,6 +339,15 @@ mod tests {
             vec![8, 8]
         );
         assert_eq!(header_b_lengths(&["abc"]), vec![8]);
+        // Sender text need not be ASCII: lengths count characters, and nothing panics
+        // (byte 8 of the first value is inside the "é").
+        assert_eq!(header_b_lengths(&["abcdefgé12", "abcdefgéxy"]), vec![9, 9]);
+        assert_eq!(
+            header_b_lengths(&["ééééééééé1", "ééééééééé2"]),
+            vec![10, 10]
+        );
+        let r = ResInfo::dkim("pass", "example.com", "s", Some("abcdefgé12"), 9).unwrap();
+        assert_eq!(r.get("header", "b"), Some("abcdefgé1"));
     }
 
     #[test]

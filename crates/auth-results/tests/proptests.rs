@@ -1,6 +1,7 @@
 //! Property tests of the generator and the parser.
 
 use proptest::prelude::*;
+use sendwell_auth_results::generate::{HEADER_B_MIN, header_b_lengths};
 use sendwell_auth_results::{AuthenticationResults, ResInfo, parse_header};
 
 /// What the generator promises to keep of a sender's text: control characters become
@@ -77,6 +78,40 @@ proptest! {
         prop_assert!(!h.to_string().contains(['\r', '\n']));
         prop_assert_eq!(field.matches("\r\n").count(), field.matches("\r\n\t").count());
         prop_assert_eq!(field.matches('\n').count(), 5);
+    }
+
+    /// Any `b=` values, ASCII or not: `header_b_lengths` never panics, and each prefix
+    /// (in characters) is at least eight long and tells its signature from every other
+    /// different one, unless it is the whole value (RFC 6008 §4).
+    #[test]
+    fn header_b_prefixes_never_panic_and_are_unique(
+        values in prop::collection::vec(prop_oneof![
+            "\\PC{0,14}",
+            "[aé€𝄞]{6,12}",
+            "abcdefg[é€x ]{0,3}[0-9]{0,2}",
+        ], 0..6),
+    ) {
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let lengths = header_b_lengths(&refs);
+        prop_assert_eq!(lengths.len(), values.len());
+        let clean: Vec<Vec<char>> = values
+            .iter()
+            .map(|v| v.chars().filter(|c| !c.is_whitespace()).collect())
+            .collect();
+        for (i, (b, len)) in clean.iter().zip(&lengths).enumerate() {
+            prop_assert!(*len >= HEADER_B_MIN);
+            prop_assert!(*len <= b.len().max(HEADER_B_MIN));
+            let prefix = &b[..(*len).min(b.len())];
+            for (j, o) in clean.iter().enumerate() {
+                if j != i && o != b && *len < b.len() {
+                    prop_assert!(!o.starts_with(prefix), "{:?} vs {:?} at {}", b, o, len);
+                }
+            }
+            // The prefix is what ResInfo::dkim writes.
+            let r = ResInfo::dkim("pass", "example.com", "s", Some(&values[i]), *len).unwrap();
+            let written: String = prefix.iter().collect();
+            prop_assert_eq!(r.get("header", "b").map(str::to_string), (!written.is_empty()).then_some(written));
+        }
     }
 
     /// Any text: the parser never panics, and what it accepts writes back to text that

@@ -219,6 +219,21 @@ mod tests {
                 .rua("mailto:a@b.example!10m")
                 .is_err()
         );
+        // Not an RFC 5322 addr-spec, bare or as a URI (RFC 6068 §2): refused.
+        for bad in [
+            "a b@example.com",
+            "a@b@example.com",
+            ".a..b@example.com",
+            "mailto:a@b@example.com",
+            "mailto://x@example.com",
+            "mailto:b@@example.com",
+        ] {
+            let e = RecordBuilder::new(Policy::None).ruf(bad).unwrap_err();
+            assert!(
+                matches!(&e, BuildError::BadReportUri(d, _) if d == bad),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

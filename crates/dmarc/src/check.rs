@@ -13,7 +13,7 @@ use crate::eval::{AppliedPolicy, AuthenticatedIdentifiers, evaluate_dmarc};
 use crate::external::{DestinationCheck, DestinationOutcome, check_destinations};
 use crate::finding::{Finding, Severity};
 use crate::message::normalize_domain;
-use crate::parse::lint;
+use crate::parse::lint_joined;
 use crate::query::{is_dmarc_version, policy_name};
 use crate::record::{DmarcRecord, Policy, TagName};
 
@@ -93,6 +93,7 @@ pub async fn check_domain<L: Lookup>(lookup: &L, domain: &str) -> DomainCheck {
             outcome: PolicyOutcome::TempError { reason: e.clone() },
             organizational_domain: Err(e.clone()),
             walk: None,
+            discarded: Vec::new(),
             queries: Vec::new(),
         };
         return DomainCheck {
@@ -112,29 +113,13 @@ pub async fn check_domain<L: Lookup>(lookup: &L, domain: &str) -> DomainCheck {
     let public_suffix_list = discover_policy(lookup, &domain, Discovery::PublicSuffixList).await;
 
     if let Ok(list) = &published {
-        let dmarc: Vec<&PublishedTxt> = list.iter().filter(|t| t.is_dmarc).collect();
-        if dmarc.len() > 1 {
-            findings.push(
-                Finding::new(
-                    Severity::Error,
-                    "several_records",
-                    "RFC 9989 §4.10 step 2",
-                    format!(
-                        "{} holds {} DMARC records; receivers discard them all",
-                        policy_name(&domain),
-                        dmarc.len()
-                    ),
-                )
-                .fix("keep exactly one TXT record starting with v=DMARC1"),
-            );
-        }
         // TXT records that look like a failed attempt at DMARC: say why they are ignored.
         for t in list
             .iter()
             .filter(|t| !t.is_dmarc && looks_like_dmarc(&t.text))
         {
             findings.extend(
-                lint(&t.text)
+                lint_joined(&t.text)
                     .findings
                     .into_iter()
                     .filter(|f| f.severity == Severity::Error),
@@ -142,57 +127,94 @@ pub async fn check_domain<L: Lookup>(lookup: &L, domain: &str) -> DomainCheck {
         }
     }
 
+    // The names whose records either method discarded, here or on the way up, and a
+    // broken record that only the list method applies: each gets its own findings, so
+    // the owner repairs the record receivers threw away.
+    let mut broken: Vec<&str> = Vec::new();
+    for d in tree_walk
+        .discarded
+        .iter()
+        .chain(&public_suffix_list.discarded)
+    {
+        if !broken.contains(&d.name.as_str()) {
+            broken.push(&d.name);
+        }
+    }
+    if let Some(name) = public_suffix_list.outcome.policy_domain()
+        && matches!(public_suffix_list.outcome, PolicyOutcome::Invalid { .. })
+        && tree_walk.outcome.policy_domain() != Some(name)
+        && !broken.contains(&name)
+    {
+        broken.push(name);
+    }
+    for name in broken {
+        let texts = if name == domain {
+            published.clone().unwrap_or_default()
+        } else {
+            fetch_published(lookup, &policy_name(name))
+                .await
+                .unwrap_or_default()
+        };
+        findings.extend(discarded_findings(name, &texts));
+    }
+
     let (applied, record) = match &tree_walk.outcome {
         PolicyOutcome::Found {
             policy_domain,
             record,
         } => {
-            let text = if *policy_domain == domain {
-                published
-                    .as_ref()
-                    .ok()
-                    .and_then(|l| l.iter().find(|t| t.is_dmarc))
-                    .map(|t| t.text.clone())
-            } else {
-                fetch_published(lookup, &policy_name(policy_domain))
-                    .await
-                    .ok()
-                    .and_then(|l| l.into_iter().find(|t| t.is_dmarc))
-                    .map(|t| t.text)
-            };
-            let text = text.unwrap_or_else(|| record.to_string());
+            let text = applied_text(lookup, &domain, &published, policy_domain)
+                .await
+                .unwrap_or_else(|| record.to_string());
             if *policy_domain != domain {
-                findings.push(
-                    Finding::new(
-                        Severity::Info,
-                        "inherited_policy",
-                        "RFC 9989 §4.10.1",
-                        format!(
-                            "{} has no DMARC record of its own; receivers use the one at {}",
-                            domain,
-                            policy_name(policy_domain)
-                        ),
-                    )
-                    .fix(format!(
-                        "publish a record at {} to set a policy for {domain} alone",
-                        policy_name(&domain)
-                    )),
-                );
+                findings.push(inherited(&domain, policy_domain));
             }
             (Some((policy_domain.clone(), text)), Some(record.clone()))
         }
+        PolicyOutcome::Invalid {
+            policy_domain,
+            error,
+        } => {
+            // RFC 7489 §11.2: the record that applies is syntactically incorrect, so the
+            // DMARC result is permerror; the lint below names the mistake and its fix.
+            let text = applied_text(lookup, &domain, &published, policy_domain).await;
+            if *policy_domain != domain {
+                findings.push(inherited(&domain, policy_domain));
+            }
+            findings.push(Finding::new(
+                Severity::Error,
+                "record_invalid",
+                "RFC 7489 §11.2, RFC 9989 §4.7",
+                format!(
+                    "the record at {} is invalid ({error}): receivers cannot use it, and DMARC gives permerror for {domain}",
+                    policy_name(policy_domain)
+                ),
+            ));
+            (text.map(|t| (policy_domain.clone(), t)), None)
+        }
         PolicyOutcome::NoPolicy { reason } => {
+            let fix = if tree_walk.discarded.is_empty() && public_suffix_list.discarded.is_empty() {
+                format!(
+                    "publish TXT \"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}\" at {} and tighten p once reports look right",
+                    policy_name(&domain)
+                )
+            } else {
+                // The records are there but broken: repair them (findings below).
+                format!(
+                    "repair the record(s) receivers discarded (see the findings about them), or publish one record of its own at {}",
+                    policy_name(&domain)
+                )
+            };
             findings.push(
                 Finding::new(
                     Severity::Error,
                     "no_record",
                     "RFC 9989 §4.10.1",
-                    format!("{reason}: receivers apply no DMARC, so anyone can send mail as {domain}"),
+                    format!(
+                        "{reason}: receivers apply no DMARC, so anyone can send mail as {domain}"
+                    ),
                 )
-                .fix(format!(
-                    "publish TXT \"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}\" at {} and tighten p once reports look right",
-                    policy_name(&domain)
-                )),
+                .fix(fix),
             );
             (None, None)
         }
@@ -202,8 +224,16 @@ pub async fn check_domain<L: Lookup>(lookup: &L, domain: &str) -> DomainCheck {
     let mut summary = None;
     let mut own_policy = None;
     let mut destinations = Vec::new();
-    if let (Some((policy_domain, text)), Some(record)) = (&applied, &record) {
-        findings.extend(lint(text).findings);
+    if let Some((policy_domain, text)) = &applied {
+        // The text is the TXT record's strings joined: the one-string limit is met.
+        let lint = lint_joined(text).findings;
+        if *policy_domain == domain {
+            findings.extend(lint);
+        } else {
+            findings.extend(lint.into_iter().map(|f| at_name(policy_domain, f)));
+        }
+    }
+    if let (Some((policy_domain, _)), Some(record)) = (&applied, &record) {
         summary = summarize(record);
         // The verdict for a message with no passing identifier gives the policy exactly
         // as a receiver picks it (p, sp or np after the existence test).
@@ -258,15 +288,10 @@ pub async fn check_domain<L: Lookup>(lookup: &L, domain: &str) -> DomainCheck {
     }
 
     // The two methods disagree: say so, since receivers differ.
-    if let (
-        PolicyOutcome::Found {
-            policy_domain: a, ..
-        },
-        PolicyOutcome::Found {
-            policy_domain: b, ..
-        },
-    ) = (&tree_walk.outcome, &public_suffix_list.outcome)
-        && a != b
+    if let (Some(a), Some(b)) = (
+        tree_walk.outcome.policy_domain(),
+        public_suffix_list.outcome.policy_domain(),
+    ) && a != b
     {
         findings.push(Finding::new(
             Severity::Warning,
@@ -314,6 +339,87 @@ pub async fn check_domain<L: Lookup>(lookup: &L, domain: &str) -> DomainCheck {
         public_suffix_list,
         destinations,
         findings,
+    }
+}
+
+/// The `inherited_policy` finding: `domain` uses the record at `policy_domain`.
+fn inherited(domain: &str, policy_domain: &str) -> Finding {
+    Finding::new(
+        Severity::Info,
+        "inherited_policy",
+        "RFC 9989 §4.10.1",
+        format!(
+            "{domain} has no DMARC record of its own; receivers use the one at {}",
+            policy_name(policy_domain)
+        ),
+    )
+    .fix(format!(
+        "publish a record at {} to set a policy for {domain} alone",
+        policy_name(domain)
+    ))
+}
+
+/// The published text of the record at `policy_domain` (re-using `published` for the
+/// domain checked).
+async fn applied_text<L: Lookup>(
+    lookup: &L,
+    domain: &str,
+    published: &Result<Vec<PublishedTxt>, String>,
+    policy_domain: &str,
+) -> Option<String> {
+    if policy_domain == domain {
+        published
+            .as_ref()
+            .ok()
+            .and_then(|l| l.iter().find(|t| t.is_dmarc))
+            .map(|t| t.text.clone())
+    } else {
+        fetch_published(lookup, &policy_name(policy_domain))
+            .await
+            .ok()
+            .and_then(|l| l.into_iter().find(|t| t.is_dmarc))
+            .map(|t| t.text)
+    }
+}
+
+/// A finding about the record at another name than the one checked: say which.
+fn at_name(name: &str, mut f: Finding) -> Finding {
+    f.message = format!("{}: {}", policy_name(name), f.message);
+    f
+}
+
+/// Why the records at `_dmarc.<name>` (its TXT records `texts`) were discarded, with the
+/// fix: several DMARC records, or one that is invalid.
+fn discarded_findings(name: &str, texts: &[PublishedTxt]) -> Vec<Finding> {
+    let dmarc: Vec<&PublishedTxt> = texts.iter().filter(|t| t.is_dmarc).collect();
+    match dmarc.as_slice() {
+        // RFC 9989 §4.10 step 2: "If multiple DMARC records are returned, they are all
+        // discarded" (RFC 7489 §6.6.3 step 5: discovery ends).
+        [_, _, ..] => vec![
+            Finding::new(
+                Severity::Error,
+                "several_records",
+                "RFC 9989 §4.10 step 2, RFC 7489 §6.6.3",
+                format!(
+                    "{} holds {} DMARC records; receivers discard them all",
+                    policy_name(name),
+                    dmarc.len()
+                ),
+            )
+            .fix(format!(
+                "keep exactly one TXT record starting with v=DMARC1 at {}",
+                policy_name(name)
+            )),
+        ],
+        // One record that does not parse (a repeated tag): its lint names the mistake.
+        [one] => lint_joined(&one.text)
+            .findings
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| at_name(name, f))
+            .collect(),
+        // The answer changed since discovery asked: nothing to add.
+        [] => Vec::new(),
     }
 }
 
@@ -389,6 +495,154 @@ mod tests {
         assert!(!c.has_errors(), "{:?}", c.findings);
         assert_eq!(c.summary.unwrap().subdomains, Policy::Reject);
         assert_eq!(c.applied.unwrap().0, "example.com");
+    }
+
+    fn finding<'c>(c: &'c DomainCheck, code: &str) -> &'c Finding {
+        c.findings
+            .iter()
+            .find(|f| f.code == code)
+            .unwrap_or_else(|| panic!("no {code} in {:?}", c.findings))
+    }
+
+    #[test]
+    fn several_records_at_the_fallback_are_named() {
+        // RFC 9989 §4.10 step 2: the two records at example.com are discarded, so nothing
+        // applies to news.example.com; the check says where, and how to fix it there.
+        let c = check(
+            "_dmarc.example.com TXT \"v=DMARC1; p=reject\"\n_dmarc.example.com TXT \"v=DMARC1; p=none\"",
+            "news.example.com",
+        );
+        let several = finding(&c, "several_records");
+        assert!(
+            several
+                .message
+                .contains("_dmarc.example.com holds 2 DMARC records"),
+            "{several}"
+        );
+        assert!(
+            several
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("_dmarc.example.com")
+        );
+        let none = finding(&c, "no_record");
+        assert!(
+            none.message
+                .contains("_dmarc.example.com has 2 DMARC records (all discarded)"),
+            "{none}"
+        );
+        assert!(none.fix.as_deref().unwrap().starts_with("repair"), "{none}");
+        for d in [&c.tree_walk, &c.public_suffix_list] {
+            let PolicyOutcome::NoPolicy { reason } = &d.outcome else {
+                panic!("{:?}", d.outcome)
+            };
+            assert!(
+                reason.contains("_dmarc.example.com has 2 DMARC records"),
+                "{reason}"
+            );
+            assert_eq!(d.discarded.len(), 1, "{:?}", d.discarded);
+            assert_eq!(d.discarded[0].name, "example.com");
+        }
+        // The same with one invalid record (a repeated tag) at the fallback.
+        let c = check(
+            "_dmarc.example.com TXT \"v=DMARC1; p=reject; p=reject\"",
+            "news.example.com",
+        );
+        let dup = finding(&c, "duplicate_tag");
+        assert!(dup.message.starts_with("_dmarc.example.com: "), "{dup}");
+        assert_eq!(dup.fix.as_deref(), Some("keep one p= tag"));
+        assert!(
+            finding(&c, "no_record")
+                .message
+                .contains("the record at _dmarc.example.com is invalid"),
+            "{:?}",
+            c.findings
+        );
+        // Several records at the domain itself: one several_records finding, not two.
+        let c = check(
+            "_dmarc.example.com TXT \"v=DMARC1; p=reject\"\n_dmarc.example.com TXT \"v=DMARC1; p=none\"",
+            "example.com",
+        );
+        assert_eq!(
+            codes(&c)
+                .iter()
+                .filter(|c| **c == "several_records")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn several_records_only_the_list_method_stops_at() {
+        // RFC 7489 §6.6.3 step 5 stops at the author's two records; the RFC 9989 walk
+        // goes on to example.com. The records at mail.example.com are still a mistake.
+        let c = check(
+            "_dmarc.mail.example.com TXT \"v=DMARC1; p=reject\"\n\
+             _dmarc.mail.example.com TXT \"v=DMARC1; p=none\"\n\
+             _dmarc.example.com TXT \"v=DMARC1; p=quarantine\"",
+            "mail.example.com",
+        );
+        assert_eq!(c.applied.as_ref().unwrap().0, "example.com");
+        assert!(
+            finding(&c, "several_records")
+                .message
+                .starts_with("_dmarc.mail.example.com holds 2"),
+        );
+        assert!(codes(&c).contains(&"rfc7489_finds_nothing"));
+    }
+
+    #[test]
+    fn an_invalid_record_applies_as_permerror() {
+        // RFC 7489 §11.2: the record is syntactically incorrect; it is the one that
+        // applies (it is at the domain), so the check shows it with its mistake.
+        let c = check(
+            "_dmarc.example.com TXT \"v=DMARC1; p=reject; p=reject\"\n\
+             _dmarc.com TXT \"v=DMARC1; p=none; psd=y\"",
+            "example.com",
+        );
+        assert!(matches!(c.tree_walk.outcome, PolicyOutcome::Invalid { .. }));
+        assert!(matches!(
+            c.public_suffix_list.outcome,
+            PolicyOutcome::Invalid { .. }
+        ));
+        assert_eq!(c.applied.as_ref().unwrap().0, "example.com");
+        assert_eq!(c.record, None);
+        assert!(c.has_errors());
+        let codes = codes(&c);
+        assert!(codes.contains(&"record_invalid"), "{codes:?}");
+        assert!(codes.contains(&"duplicate_tag"), "{codes:?}");
+        assert!(!codes.contains(&"no_record"), "{codes:?}");
+    }
+
+    #[test]
+    fn a_record_in_two_strings_is_not_too_long() {
+        // RFC 1035 §3.3 limits each string to 255 octets; receivers join the strings
+        // (RFC 9989 §4.5), so a 264-octet record in two strings is correct.
+        let first = format!(
+            "v=DMARC1; p=reject; rua=mailto:{}@example.com,",
+            "a".repeat(196)
+        );
+        let second = "mailto:dmarc@example.com";
+        let c = check(
+            &format!("_dmarc.example.com TXT \"{first}\" \"{second}\""),
+            "example.com",
+        );
+        let published = &c.published.as_ref().unwrap()[0];
+        assert_eq!(published.strings, 2);
+        assert_eq!(published.text.len(), 264);
+        assert!(!codes(&c).contains(&"string_too_long"), "{:?}", codes(&c));
+        assert!(!c.has_errors(), "{:?}", c.findings);
+    }
+
+    #[test]
+    fn a_malformed_mailto_is_not_a_destination() {
+        let c = check(
+            "_dmarc.example.com TXT \"v=DMARC1; p=none; rua=mailto:b@@example.com\"",
+            "example.com",
+        );
+        assert!(c.destinations.is_empty(), "{:?}", c.destinations);
+        assert!(codes(&c).contains(&"uri_invalid"));
     }
 
     #[test]

@@ -9,15 +9,26 @@
 //!   Still what many receivers (OpenDMARC among them) do.
 //!
 //! Both walk the same steps 1–2: several records at one name are all discarded; RFC 7489
-//! then stops (no policy), RFC 9989 keeps walking.
+//! then stops (no policy), RFC 9989 keeps walking. Every name whose records were
+//! discarded is kept in [`PolicyDiscovery::discarded`], so that "no policy" names them.
+//!
+//! One record that starts with `v=DMARC1` but is invalid (a repeated tag) at the name
+//! whose policy applies is [`PolicyOutcome::Invalid`]: the verdict is `permerror`, the
+//! result RFC 7489 §11.2 defines for "a syntactically incorrect DMARC record". By the
+//! list, such a record at the Author Domain also ends discovery (RFC 7489 §6.6.3 step 3
+//! asks the Organizational Domain only when the Author Domain's set is empty). By the
+//! tree walk, an invalid record at the Author Domain is the same `permerror`; one higher
+//! up is discarded like several records, and the walk goes on (RFC 9989 §4.10.1 looks
+//! for "a valid DMARC Policy Record").
 
 use std::fmt;
 
 use sendwell_dns::Lookup;
 
+use crate::parse::RecordError;
 use crate::query::{Queries, QueryLog, RecordLookup};
 use crate::record::DmarcRecord;
-use crate::tree_walk::{TreeWalk, psl_organizational_domain, tree_walk};
+use crate::tree_walk::{Discarded, TreeWalk, psl_organizational_domain, tree_walk};
 
 /// How to find the policy and the Organizational Domain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -67,6 +78,15 @@ pub enum PolicyOutcome {
         /// The record.
         record: DmarcRecord,
     },
+    /// The record that would apply starts with `v=DMARC1` but is invalid (a tag
+    /// appears twice): receivers cannot use it, and the DMARC result is `permerror`
+    /// (RFC 7489 §11.2, RFC 9989 §9.2).
+    Invalid {
+        /// Where it was published.
+        policy_domain: String,
+        /// Why it is invalid.
+        error: RecordError,
+    },
     /// No record applies: DMARC does not apply to this Author Domain.
     NoPolicy {
         /// Why, in plain words.
@@ -77,6 +97,18 @@ pub enum PolicyOutcome {
         /// Why.
         reason: String,
     },
+}
+
+impl PolicyOutcome {
+    /// The domain whose record applies, valid ([`PolicyOutcome::Found`]) or not
+    /// ([`PolicyOutcome::Invalid`]).
+    pub fn policy_domain(&self) -> Option<&str> {
+        match self {
+            PolicyOutcome::Found { policy_domain, .. }
+            | PolicyOutcome::Invalid { policy_domain, .. } => Some(policy_domain),
+            PolicyOutcome::NoPolicy { .. } | PolicyOutcome::TempError { .. } => None,
+        }
+    }
 }
 
 /// The result of policy discovery for one Author Domain.
@@ -92,6 +124,9 @@ pub struct PolicyDiscovery {
     pub organizational_domain: Result<String, String>,
     /// The tree walk from the Author Domain (tree-walk method only; `None` if it failed).
     pub walk: Option<TreeWalk>,
+    /// The names whose DMARC records were discarded (several records, or one invalid
+    /// record that is not the one in [`PolicyOutcome::Invalid`]), in the order asked.
+    pub discarded: Vec<Discarded>,
     /// Every DNS query made, in order.
     pub queries: Vec<QueryLog>,
 }
@@ -113,16 +148,28 @@ pub(crate) async fn discover<L: Lookup>(
     author: &str,
     method: Discovery,
 ) -> PolicyDiscovery {
-    let (outcome, organizational_domain, walk) = match method {
-        Discovery::TreeWalk => by_tree_walk(queries, author).await,
+    let (outcome, organizational_domain, walk, mut discarded) = match method {
+        Discovery::TreeWalk => {
+            let (outcome, org, walk) = by_tree_walk(queries, author).await;
+            let discarded = walk
+                .as_ref()
+                .map(|w| w.discarded.clone())
+                .unwrap_or_default();
+            (outcome, org, walk, discarded)
+        }
         Discovery::PublicSuffixList => by_psl(queries, author).await,
     };
+    // The invalid record that applies is reported as the outcome, not as discarded.
+    if let PolicyOutcome::Invalid { policy_domain, .. } = &outcome {
+        discarded.retain(|d| d.name != *policy_domain);
+    }
     PolicyDiscovery {
         author_domain: author.to_string(),
         method,
         outcome,
         organizational_domain,
         walk,
+        discarded,
         queries: Vec::new(),
     }
 }
@@ -153,7 +200,20 @@ async fn by_tree_walk<L: Lookup>(
     }
     // The walk re-uses the answer above from the cache.
     let walk = tree_walk(queries, author).await;
-    if let RecordLookup::One(record) = at_author {
+    let own = match at_author {
+        RecordLookup::One(record) => Some(PolicyOutcome::Found {
+            policy_domain: author.to_string(),
+            record,
+        }),
+        // RFC 7489 §11.2: "a syntactically incorrect DMARC record" is a permerror. The
+        // record at the Author Domain is the one that applies, so it is not walked past.
+        RecordLookup::Invalid(error) => Some(PolicyOutcome::Invalid {
+            policy_domain: author.to_string(),
+            error,
+        }),
+        _ => None,
+    };
+    if let Some(own) = own {
         // The Author Domain's own record applies even if the walk above it failed; the
         // Organizational Domain is then unknown (needed only for relaxed alignment).
         let org = match &walk {
@@ -164,14 +224,7 @@ async fn by_tree_walk<L: Lookup>(
                 f.reason
             )),
         };
-        return (
-            PolicyOutcome::Found {
-                policy_domain: author.to_string(),
-                record,
-            },
-            org,
-            walk.ok(),
-        );
+        return (own, org, walk.ok());
     }
     let walk = match walk {
         Ok(w) => w,
@@ -198,21 +251,50 @@ async fn by_tree_walk<L: Lookup>(
             policy_domain: psd.to_string(),
             record: record.clone(),
         }
-    } else {
+    } else if walk.discarded.is_empty() {
         PolicyOutcome::NoPolicy {
-            reason: no_record_reason(author, &at_author, "on the way up to the top-level domain"),
+            reason: format!(
+                "no DMARC record at {} or on the way up to the top-level domain",
+                name(author)
+            ),
+        }
+    } else {
+        // §4.10 steps 2 and 6: the walk threw records away; say which, so the owner
+        // repairs those rather than publishing a new one.
+        PolicyOutcome::NoPolicy {
+            reason: format!(
+                "no usable DMARC record at {} or on the way up to the top-level domain: {}",
+                name(author),
+                list(&walk.discarded)
+            ),
         }
     };
     (outcome, Ok(org), Some(walk))
+}
+
+fn list(discarded: &[Discarded]) -> String {
+    discarded
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// RFC 7489 §6.6.3 steps 1–5 with the Organizational Domain of §3.2.
 async fn by_psl<L: Lookup>(
     queries: &mut Queries<'_, L>,
     author: &str,
-) -> (PolicyOutcome, Result<String, String>, Option<TreeWalk>) {
+) -> (
+    PolicyOutcome,
+    Result<String, String>,
+    Option<TreeWalk>,
+    Vec<Discarded>,
+) {
     let org = psl_organizational_domain(author);
     let at_author = queries.fetch(author).await;
+    let mut discarded: Vec<Discarded> = Discarded::from_lookup(author, &at_author)
+        .into_iter()
+        .collect();
     let outcome = match at_author {
         RecordLookup::One(record) => PolicyOutcome::Found {
             policy_domain: author.to_string(),
@@ -221,65 +303,57 @@ async fn by_psl<L: Lookup>(
         RecordLookup::TempError(reason) => PolicyOutcome::TempError {
             reason: format!("the query for {} failed: {reason}", name(author)),
         },
+        // Step 3: the Organizational Domain is asked only "if the set is now empty".
+        // One record starting with v=DMARC1 makes it non-empty, so an invalid one there
+        // is the record that applies: permerror (RFC 7489 §11.2).
+        RecordLookup::Invalid(error) => PolicyOutcome::Invalid {
+            policy_domain: author.to_string(),
+            error,
+        },
         // Step 5: "If the remaining set contains multiple records or no records, policy
-        // discovery terminates" (the Organizational Domain is only asked when the set
-        // at the Author Domain is empty, step 3).
-        RecordLookup::Several(n) => PolicyOutcome::NoPolicy {
+        // discovery terminates".
+        RecordLookup::Several(_) => PolicyOutcome::NoPolicy {
+            reason: format!("{}; receivers then stop looking", list(&discarded)),
+        },
+        RecordLookup::None if org == author => PolicyOutcome::NoPolicy {
             reason: format!(
-                "{} has {n} DMARC records; receivers discard them all",
+                "no DMARC record at {}, and it is its own Organizational Domain",
                 name(author)
             ),
         },
-        RecordLookup::None | RecordLookup::Invalid(_) if org == author => PolicyOutcome::NoPolicy {
-            reason: no_record_reason(
-                author,
-                &at_author,
-                "and it is its own Organizational Domain",
-            ),
-        },
-        RecordLookup::None | RecordLookup::Invalid(_) => match queries.fetch(&org).await {
-            RecordLookup::One(record) => PolicyOutcome::Found {
-                policy_domain: org.clone(),
-                record,
-            },
-            RecordLookup::TempError(reason) => PolicyOutcome::TempError {
-                reason: format!("the query for {} failed: {reason}", name(&org)),
-            },
-            RecordLookup::Several(n) => PolicyOutcome::NoPolicy {
-                reason: format!(
-                    "{} has {n} DMARC records; receivers discard them all",
-                    name(&org)
-                ),
-            },
-            other => PolicyOutcome::NoPolicy {
-                reason: format!(
-                    "{}, and {}",
-                    no_record_reason(author, &at_author, ""),
-                    match other {
-                        RecordLookup::Invalid(e) =>
-                            format!("the record at {} is invalid: {e}", name(&org)),
-                        _ => format!("{} (the Organizational Domain) has none either", name(&org)),
-                    }
-                ),
-            },
-        },
-    };
-    (outcome, Ok(org), None)
-}
-
-fn no_record_reason(author: &str, at_author: &RecordLookup, tail: &str) -> String {
-    let head = match at_author {
-        RecordLookup::Invalid(e) => format!("the record at {} is invalid ({e})", name(author)),
-        RecordLookup::Several(n) => {
-            format!("{} has {n} DMARC records (all discarded)", name(author))
+        RecordLookup::None => {
+            let at_org = queries.fetch(&org).await;
+            discarded.extend(Discarded::from_lookup(&org, &at_org));
+            match at_org {
+                RecordLookup::One(record) => PolicyOutcome::Found {
+                    policy_domain: org.clone(),
+                    record,
+                },
+                RecordLookup::TempError(reason) => PolicyOutcome::TempError {
+                    reason: format!("the query for {} failed: {reason}", name(&org)),
+                },
+                // Steps 3–5 at the Organizational Domain: its one record is the one
+                // that applies, and an invalid one is a permerror (§11.2).
+                RecordLookup::Invalid(error) => PolicyOutcome::Invalid {
+                    policy_domain: org.clone(),
+                    error,
+                },
+                RecordLookup::Several(_) => PolicyOutcome::NoPolicy {
+                    reason: format!(
+                        "no DMARC record at {}, and {}",
+                        name(author),
+                        list(&discarded)
+                    ),
+                },
+                RecordLookup::None => PolicyOutcome::NoPolicy {
+                    reason: format!(
+                        "no DMARC record at {}, and {} (the Organizational Domain) has none either",
+                        name(author),
+                        name(&org)
+                    ),
+                },
+            }
         }
-        _ => format!("no DMARC record at {}", name(author)),
     };
-    if tail.is_empty() {
-        head
-    } else if matches!(at_author, RecordLookup::None) && tail.starts_with("on the way") {
-        format!("no DMARC record at {} or {tail}", name(author))
-    } else {
-        format!("{head} {tail}")
-    }
+    (outcome, Ok(org), None, discarded)
 }

@@ -67,7 +67,8 @@ pub enum DmarcResult {
     Fail,
     /// A transient error (DNS) kept DMARC from a result; a later attempt may give one.
     TempError,
-    /// A permanent error: no single Author Domain, or a record receivers cannot use.
+    /// A permanent error: no single Author Domain, or a record receivers cannot use
+    /// (an invalid record, or one with no valid `p` and no valid `rua`).
     PermError,
 }
 
@@ -257,6 +258,20 @@ pub async fn evaluate_dmarc<L: Lookup>(
             policy_domain,
             record,
         } => (policy_domain.clone(), record.clone()),
+        PolicyOutcome::Invalid {
+            policy_domain,
+            error,
+        } => {
+            // RFC 7489 §11.2: permerror is for "a syntactically incorrect DMARC record"
+            // (RFC 9989 §9.2 likewise); receivers use none of it, so no policy.
+            out.result = DmarcResult::PermError;
+            out.policy_domain = Some(policy_domain.clone());
+            out.reason = format!(
+                "the DMARC record at _dmarc.{policy_domain} is invalid: {error}, so receivers cannot use it (RFC 7489 §11.2)"
+            );
+            out.queries = queries.log;
+            return out;
+        }
         PolicyOutcome::NoPolicy { reason } => {
             // RFC 9989 §5.3.2: no record, no DMARC.
             out.reason = format!("{reason}: DMARC does not apply");

@@ -49,5 +49,6 @@ pub use eval::{
 };
 pub use finding::{Finding, Severity};
 pub use message::{AuthorDomain, AuthorDomainError, author_domain};
-pub use parse::{Lint, RecordError, lint};
+pub use parse::{Lint, RecordError, lint, lint_joined};
 pub use record::{AlignmentMode, DmarcRecord, Policy, Psd};
+pub use tree_walk::{DiscardReason, Discarded};

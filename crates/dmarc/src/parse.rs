@@ -65,15 +65,30 @@ pub struct Lint {
     pub findings: Vec<Finding>,
 }
 
-/// Parse `text` and report every mistake in it.
+/// Parse `text`, a record to be published as one TXT character-string, and report every
+/// mistake in it, including a text too long for one string.
 pub fn lint(text: &str) -> Lint {
+    lint_text(text, true)
+}
+
+/// Parse `text`, a record whose TXT character-strings are already joined (as fetched
+/// from DNS, RFC 9989 §4.5, or as split by [`crate::builder::txt_strings`]), and report
+/// every mistake in it. No string from DNS is longer than 255 octets (RFC 1035 §3.3: its
+/// length is one octet), so unlike [`lint`] this never reports `string_too_long`.
+pub fn lint_joined(text: &str) -> Lint {
+    lint_text(text, false)
+}
+
+fn lint_text(text: &str, one_string: bool) -> Lint {
     let mut findings = Some(Vec::new());
     let record = parse_record(text, &mut findings);
     let mut findings = findings.unwrap_or_default();
     if let Ok(record) = &record {
         lint_record(record, &mut findings);
     }
-    if text.len() > MAX_TXT_STRING {
+    // RFC 1035 §3.3: a <character-string> is at most 255 octets. Only a text meant as
+    // one string can break that; a joined text's length says nothing about its strings.
+    if one_string && text.len() > MAX_TXT_STRING {
         findings.push(
             Finding::new(
                 Severity::Warning,
@@ -575,6 +590,43 @@ mod tests {
         // A clean record has only advice.
         let clean = lint("v=DMARC1; p=reject; rua=mailto:dmarc@example.com");
         assert!(clean.findings.is_empty(), "{:?}", clean.findings);
+    }
+
+    #[test]
+    fn malformed_mailto_uris_are_findings() {
+        // RFC 6068 §2 / RFC 5322 §3.4.1: each gets uri_invalid, not just monitoring_mode.
+        for uri in [
+            "mailto:a@b@example.com",
+            "mailto://x@example.com",
+            "mailto:.a..b@example.com",
+            "mailto:b@@example.com",
+        ] {
+            let f = lint(&format!("v=DMARC1; p=none; rua={uri}")).findings;
+            let bad = f.iter().find(|f| f.code == "uri_invalid");
+            assert!(
+                bad.is_some_and(|f| f.severity == Severity::Error && f.message.contains(uri)),
+                "{uri}: {f:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn joined_text_is_not_one_string() {
+        // RFC 1035 §3.3 limits each string, not the record joined from them.
+        let long = format!(
+            "v=DMARC1; p=none; rua=mailto:{}@example.com",
+            "a".repeat(230)
+        );
+        assert!(long.len() > MAX_TXT_STRING);
+        let one: Vec<&str> = lint(&long).findings.iter().map(|f| f.code).collect();
+        assert!(one.contains(&"string_too_long"));
+        let joined = lint_joined(&long);
+        assert!(
+            joined.findings.iter().all(|f| f.code != "string_too_long"),
+            "{:?}",
+            joined.findings
+        );
+        assert_eq!(joined.record, lint(&long).record);
     }
 
     #[test]

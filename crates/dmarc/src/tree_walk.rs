@@ -10,12 +10,19 @@
 //! 3. else, the domain with the fewest labels that has a record;
 //! 4. else, the start domain itself.
 //!
+//! A name with several DMARC records, or one invalid record, is walked past; the walk
+//! keeps it in [`TreeWalk::discarded`], so that a walk that finds nothing can say which
+//! records receivers threw away.
+//!
 //! The Public Suffix List alternative of RFC 7489 §3.2 is [`psl_organizational_domain`].
+
+use std::fmt;
 
 use sendwell_dns::Lookup;
 
+use crate::parse::RecordError;
 use crate::psl;
-use crate::query::{Queries, RecordLookup};
+use crate::query::{Queries, RecordLookup, policy_name};
 use crate::record::{DmarcRecord, Psd};
 
 /// The most names one tree walk asks (RFC 9989 §4.10: "Author Domains with more than
@@ -48,6 +55,55 @@ pub struct TreeWalk {
     pub start: String,
     /// Each name with exactly one valid DMARC record, longest first.
     pub found: Vec<(String, DmarcRecord)>,
+    /// Each name whose DMARC records the walk discarded and walked past, longest first.
+    /// Kept so that "no policy" can say which records a receiver threw away.
+    pub discarded: Vec<Discarded>,
+}
+
+/// A name whose DMARC records policy discovery could not use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Discarded {
+    /// The domain (without the `_dmarc.` label).
+    pub name: String,
+    /// Why its records were discarded.
+    pub why: DiscardReason,
+}
+
+/// Why the DMARC records at a name were discarded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DiscardReason {
+    /// Several records start with `v=DMARC1`: all are discarded (RFC 9989 §4.10 step 2,
+    /// RFC 7489 §6.6.3 step 5).
+    Several(usize),
+    /// One record starts with `v=DMARC1` but is invalid (a repeated tag).
+    Invalid(RecordError),
+}
+
+impl Discarded {
+    /// The entry for `lookup` at `name`, if `lookup` is a discarded answer.
+    pub(crate) fn from_lookup(name: &str, lookup: &RecordLookup) -> Option<Discarded> {
+        let why = match lookup {
+            RecordLookup::Several(n) => DiscardReason::Several(*n),
+            RecordLookup::Invalid(e) => DiscardReason::Invalid(e.clone()),
+            _ => return None,
+        };
+        Some(Discarded {
+            name: name.to_string(),
+            why,
+        })
+    }
+}
+
+impl fmt::Display for Discarded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = policy_name(&self.name);
+        match &self.why {
+            DiscardReason::Several(n) => write!(f, "{name} has {n} DMARC records (all discarded)"),
+            DiscardReason::Invalid(e) => {
+                write!(f, "the record at {name} is invalid and was discarded ({e})")
+            }
+        }
+    }
 }
 
 /// A tree walk that could not finish.
@@ -67,9 +123,11 @@ pub(crate) async fn tree_walk<L: Lookup>(
     let mut walk = TreeWalk {
         start: start.to_string(),
         found: Vec::new(),
+        discarded: Vec::new(),
     };
     for name in walk_names(start) {
-        match queries.fetch(&name).await {
+        let answer = queries.fetch(&name).await;
+        match answer {
             RecordLookup::TempError(reason) => return Err(WalkFailed { name, reason }),
             RecordLookup::One(record) => {
                 let stop = matches!(record.psd(), Psd::Yes | Psd::No);
@@ -80,8 +138,14 @@ pub(crate) async fn tree_walk<L: Lookup>(
                     break;
                 }
             }
-            // Step 2 / 6: no record, or several (all discarded): keep walking.
-            RecordLookup::None | RecordLookup::Several(_) | RecordLookup::Invalid(_) => {}
+            RecordLookup::None => {}
+            // Step 2 / 6: several records are all discarded, and the walk goes on; an
+            // invalid record is no "valid DMARC Policy Record" (§4.10.1) either. Keep
+            // the name, so that a walk that finds nothing can say what it threw away.
+            RecordLookup::Several(_) | RecordLookup::Invalid(_) => {
+                walk.discarded
+                    .extend(Discarded::from_lookup(&name, &answer));
+            }
         }
     }
     Ok(walk)

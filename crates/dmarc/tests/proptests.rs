@@ -28,8 +28,13 @@ fn domain() -> impl Strategy<Value = String> {
     prop::collection::vec(label(), 1..5).prop_map(|l| l.join("."))
 }
 
+/// An RFC 5322 addr-spec with a dot-atom local part (RFC 5322 §3.4.1).
 fn address() -> impl Strategy<Value = String> {
-    ("[a-zA-Z0-9._%+-]{1,12}", domain()).prop_map(|(l, d)| format!("{l}@{d}"))
+    (
+        "[a-zA-Z0-9_%+-]{1,6}(\\.[a-zA-Z0-9_%+/=?-]{1,5}){0,2}",
+        domain(),
+    )
+        .prop_map(|(l, d)| format!("{l}@{d}"))
 }
 
 prop_compose! {
@@ -67,6 +72,24 @@ proptest! {
         prop_assert_eq!(parsed.to_string(), text.clone());
         // Split for publication and joined by a receiver: the same record.
         prop_assert_eq!(txt_strings(&text).concat(), text);
+    }
+
+    /// Any report destination: the builder refuses it, or writes a URI the linter
+    /// finds valid whose address decodes back to what was given.
+    #[test]
+    fn the_builder_writes_only_valid_report_uris(
+        dest in prop_oneof!["\\PC{0,30}", "[a-z.@\"/ %,!\\\\-]{0,20}(@example\\.com)?", address()],
+    ) {
+        if let Ok(b) = RecordBuilder::new(Policy::None).rua(&dest) {
+            let record = b.build();
+            let text = record.to_string();
+            let l = lint(&text);
+            prop_assert!(l.findings.iter().all(|f| f.code != "uri_invalid"), "{}: {:?}", text, l.findings);
+            let uri = &record.rua()[0];
+            if !dest.contains(':') {
+                prop_assert_eq!(uri.mailto_address(), Some(dest.trim().to_string()));
+            }
+        }
     }
 
     /// Any text: parsing and linting never panic, and a parsed record's text re-parses

@@ -689,6 +689,113 @@ fn no_valid_policy_and_no_valid_rua_is_permerror() {
     assert_eq!(out.policy_domain.as_deref(), Some("mail.example.com"));
 }
 
+#[test]
+fn an_invalid_record_that_applies_is_permerror() {
+    // A repeated tag makes the whole record invalid (RFC 9989 §4.7 via RFC 6376 §3.2).
+    // RFC 7489 §11.2 gives permerror for "a syntactically incorrect DMARC record", the
+    // same verdict as a record with no valid p and no valid rua (test above), in both
+    // discovery methods, with the mistake as the reason.
+    const PSL: Discovery = Discovery::PublicSuffixList;
+    let dup = "v=DMARC1; p=reject; p=reject";
+    let zone = format!("_dmarc.example.com TXT \"{dup}\"");
+    for method in [WALK, PSL] {
+        let (out, _) = run(
+            &zone,
+            "example.com",
+            &passing(None, &["example.com"]),
+            method,
+        );
+        assert_eq!(out.result, DmarcResult::PermError, "{method:?}");
+        assert!(
+            out.reason
+                .contains("_dmarc.example.com is invalid: the tag \"p\" appears more than once"),
+            "{}",
+            out.reason
+        );
+        assert_eq!(out.policy_domain.as_deref(), Some("example.com"));
+        assert_eq!(out.policy, None);
+        assert_eq!(out.disposition, Policy::None);
+    }
+    // At the Author Domain it is the record that applies: RFC 7489 §6.6.3 step 3 asks
+    // the Organizational Domain only when the Author Domain's set is empty, and it is
+    // not; the tree walk gives the same answer.
+    let zone = format!(
+        "_dmarc.mail.example.com TXT \"{dup}\"\n_dmarc.example.com TXT \"v=DMARC1; p=none\""
+    );
+    let (psl, q) = run(&zone, "mail.example.com", &passing(None, &[]), PSL);
+    assert_eq!(psl.result, DmarcResult::PermError);
+    assert_eq!(psl.policy_domain.as_deref(), Some("mail.example.com"));
+    assert_eq!(dmarc_queries(&q), ["_dmarc.mail.example.com"]);
+    let (walk, _) = run(&zone, "mail.example.com", &passing(None, &[]), WALK);
+    assert_eq!(walk.result, DmarcResult::PermError);
+    assert_eq!(walk.policy_domain.as_deref(), Some("mail.example.com"));
+    // By the list, an invalid record at the Organizational Domain is the one that
+    // applies to a subdomain without a record: permerror too.
+    let zone = format!("_dmarc.example.com TXT \"{dup}\"");
+    let (psl, _) = run(&zone, "mail.example.com", &passing(None, &[]), PSL);
+    assert_eq!(psl.result, DmarcResult::PermError);
+    assert_eq!(psl.policy_domain.as_deref(), Some("example.com"));
+    // By the tree walk, an invalid record above the Author Domain is no "valid DMARC
+    // Policy Record" (§4.10.1): discarded, the walk goes on, and "no policy" names it.
+    let (walk, _) = run(&zone, "mail.example.com", &passing(None, &[]), WALK);
+    assert_eq!(walk.result, DmarcResult::None);
+    assert!(
+        walk.reason
+            .contains("the record at _dmarc.example.com is invalid and was discarded"),
+        "{}",
+        walk.reason
+    );
+    let zone = format!("{zone}\n_dmarc.com TXT \"v=DMARC1; p=quarantine; psd=y\"");
+    let (walk, _) = run(&zone, "mail.example.com", &passing(None, &[]), WALK);
+    assert_eq!(walk.result, DmarcResult::Fail);
+    assert_eq!(walk.policy_domain.as_deref(), Some("com"));
+}
+
+#[test]
+fn no_policy_names_the_records_the_walk_discarded() {
+    // §4.10 steps 2 and 6: records discarded on the way up are kept, and named.
+    let zone = "_dmarc.example.com TXT \"v=DMARC1; p=reject\"\n\
+                _dmarc.example.com TXT \"v=DMARC1; p=none\"";
+    let dns = sendwell_dns::MockLookup::from_zone(zone).unwrap();
+    let d = crate::support::block(sendwell_dmarc::discover_policy(
+        &dns,
+        "news.example.com",
+        WALK,
+    ));
+    let walk = d.walk.as_ref().unwrap();
+    assert_eq!(
+        walk.discarded,
+        [sendwell_dmarc::Discarded {
+            name: "example.com".into(),
+            why: sendwell_dmarc::DiscardReason::Several(2),
+        }]
+    );
+    assert_eq!(d.discarded, walk.discarded);
+    let sendwell_dmarc::PolicyOutcome::NoPolicy { reason } = &d.outcome else {
+        panic!("{:?}", d.outcome)
+    };
+    assert_eq!(
+        reason,
+        "no usable DMARC record at _dmarc.news.example.com or on the way up to the \
+         top-level domain: _dmarc.example.com has 2 DMARC records (all discarded)"
+    );
+    // The list method: the Organizational Domain's records, named the same way.
+    let d = crate::support::block(sendwell_dmarc::discover_policy(
+        &dns,
+        "news.example.com",
+        Discovery::PublicSuffixList,
+    ));
+    let sendwell_dmarc::PolicyOutcome::NoPolicy { reason } = &d.outcome else {
+        panic!("{:?}", d.outcome)
+    };
+    assert_eq!(
+        reason,
+        "no DMARC record at _dmarc.news.example.com, and _dmarc.example.com has 2 DMARC \
+         records (all discarded)"
+    );
+    assert_eq!(d.discarded.len(), 1);
+}
+
 // --- The version tag and tag syntax (§4.7 v, §4.8) --------------------------------------
 
 #[test]

@@ -18,6 +18,9 @@ _dmarc.lowercase    TXT "v=dmarc1; p=reject"
 _dmarc.broken       TXT "v=DMARC1; rua=dmarc@broken.test; adkim=x"
 _dmarc.twice        TXT "v=DMARC1; p=reject"
 _dmarc.twice        TXT "v=DMARC1; p=none"
+news.twice          A   192.0.2.1
+_dmarc.dup          TXT "v=DMARC1; p=reject; p=reject"
+_dmarc.long         TXT "v=DMARC1; p=reject; rua=mailto:dmarc-aggregate-reports-1@long.test,mailto:dmarc-aggregate-reports-2@long.test,mailto:dmarc-aggregate-reports-3@long.test,mailto:dmarc-aggregate-reports-4@long.test,mailto:dmarc-aggregate-reports-5@long.test," "mailto:overflow@long.test"
 "#;
 
 fn sendwell(args: &[&str]) -> Output {
@@ -126,6 +129,60 @@ fn dmarc_check_explains_and_lints() {
     assert_eq!(code, 10);
     assert!(codes(&serde_json::from_str(&text).unwrap()).contains(&"several_records".to_string()));
 
+    // Two records at the fallback domain: no policy for news.twice.test, and the check
+    // names the discarded records and their fix instead of only "publish one here"
+    // (RFC 9989 §4.10 step 2, RFC 7489 §6.6.3 step 5).
+    let (code, text) = check(&bind, "news.twice.test", false);
+    assert_eq!(code, 10, "{text}");
+    for needle in [
+        "no usable DMARC record at _dmarc.news.twice.test or on the way up to the top-level domain: _dmarc.twice.test has 2 DMARC records (all discarded)",
+        "error   _dmarc.twice.test holds 2 DMARC records; receivers discard them all",
+        "fix: keep exactly one TXT record starting with v=DMARC1 at _dmarc.twice.test",
+        "discarded: _dmarc.twice.test has 2 DMARC records (all discarded)",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    let (_, text) = check(&bind, "news.twice.test", true);
+    let json: Value = serde_json::from_str(&text).unwrap();
+    assert!(codes(&json).contains(&"several_records".to_string()));
+    for method in ["tree_walk", "public_suffix_list"] {
+        assert_eq!(
+            json["discovery"][method]["discarded"][0]["name"], "_dmarc.twice.test",
+            "{method}"
+        );
+    }
+
+    // One record with a repeated tag: it applies, and is invalid (permerror, RFC 7489
+    // §11.2): exit 11 with the mistake and its fix, not "no record" (exit 10).
+    let (code, text) = check(&bind, "dup.test", true);
+    assert_eq!(code, 11, "{text}");
+    let json: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["status"], "errors");
+    assert_eq!(json["discovery"]["tree_walk"]["result"], "invalid");
+    assert_eq!(json["discovery"]["public_suffix_list"]["result"], "invalid");
+    assert_eq!(json["applied"]["policy_domain"], "dup.test");
+    let c = codes(&json);
+    for code in ["record_invalid", "duplicate_tag"] {
+        assert!(c.contains(&code.to_string()), "{c:?}");
+    }
+    assert!(!c.contains(&"no_record".to_string()), "{c:?}");
+    let (_, text) = check(&bind, "dup.test", false);
+    assert!(
+        text.contains("the record is invalid, so DMARC gives permerror"),
+        "{text}"
+    );
+
+    // A 264-octet record correctly published as two strings: no length warning.
+    let (code, text) = check(&bind, "long.test", true);
+    let json: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["published"][0]["strings"], 2);
+    assert_eq!(json["published"][0]["text"].as_str().unwrap().len(), 264);
+    assert!(
+        !codes(&json).contains(&"string_too_long".to_string()),
+        "{text}"
+    );
+    assert_eq!(code, 0, "{text}");
+
     // Nothing at all.
     let (code, text) = check(&bind, "nothing.test", false);
     assert_eq!(code, 10);
@@ -208,4 +265,20 @@ fn dmarc_build_writes_a_conformant_record() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a mail address"));
+    // Nor is an address that is not an RFC 5322 addr-spec, bare or as a mailto: URI
+    // (RFC 6068 §2): exit 1, nothing written.
+    for bad in [
+        "a b@example.com",
+        "mailto:a@b@example.com",
+        "mailto://x@example.com",
+        "mailto:.a..b@example.com",
+    ] {
+        let out = sendwell(&["dmarc", "build", "--policy", "reject", "--rua", bad]);
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        assert!(out.stdout.is_empty(), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("not a mail address"),
+            "{bad}"
+        );
+    }
 }

@@ -28,6 +28,12 @@ const NODMARC_ZONE: &str = r#"
 @            TXT  "v=spf1 ip4:192.0.2.10 -all"
 "#;
 
+/// One record with a repeated tag: invalid (RFC 9989 §4.7 via RFC 6376 §3.2).
+const DUP_ZONE: &str = r#"
+@            TXT  "v=spf1 ip4:192.0.2.10 -all"
+_dmarc       TXT  "v=DMARC1; p=reject; p=reject"
+"#;
+
 const REVERSE_ZONE: &str = r#"
 10           PTR  mail.sender.test.
 20           PTR  liar.other.test.
@@ -185,6 +191,7 @@ fn verify_through_bind() {
         ("sender.test", &sender_zone),
         ("other.test", &other_zone),
         ("nodmarc.test", NODMARC_ZONE),
+        ("dup.test", DUP_ZONE),
         ("2.0.192.in-addr.arpa", REVERSE_ZONE),
     ]);
     let resolver = bind.addr().to_string();
@@ -325,6 +332,38 @@ fn verify_through_bind() {
     assert_eq!(v.code, 13);
     let header = v.json["authentication_results"].as_str().unwrap();
     assert!(authres_parse(header).contains(&("dmarc".to_string(), "permerror".to_string())));
+    // The reason in the header comment is ASCII: "section", not "§" turned into "?".
+    assert!(
+        header.contains("RFC 9989 section 5.3.1, section 11.5"),
+        "{header}"
+    );
+    assert!(header.is_ascii() && !header.contains('?'), "{header}");
+
+    // One DMARC record with a repeated tag: permerror with the mistake as the reason
+    // (RFC 7489 §11.2), like a record with no p and no rua; not "DMARC does not apply".
+    let v = verify(
+        &resolver,
+        "192.0.2.10",
+        "mail.sender.test",
+        "a@dup.test",
+        &message("a@dup.test", ""),
+    );
+    assert_eq!(v.json["dmarc"]["result"], "permerror");
+    assert_eq!(v.json["dmarc"]["policy_domain"], "dup.test");
+    let reason = v.json["dmarc"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("_dmarc.dup.test is invalid: the tag \"p\" appears more than once"),
+        "{reason}"
+    );
+    assert_eq!(v.code, 13);
+    let header = v.json["authentication_results"].as_str().unwrap();
+    assert!(
+        header.contains("dmarc=permerror (the DMARC record at _dmarc.dup.test is invalid: ")
+            && header.contains("RFC 7489 section 11.2\\)) header.from=dup.test"),
+        "{header}"
+    );
+    assert!(header.is_ascii() && !header.contains('?'), "{header}");
+    assert!(authres_parse(header).contains(&("dmarc".to_string(), "permerror".to_string())));
 
     // No DMARC record: none (exit 11).
     let v = verify(
@@ -354,7 +393,9 @@ fn verify_through_bind() {
 #[test]
 fn verify_summary_reads_well() {
     let bind = dmarc_support::bind(&[
+        ("test", ""),
         ("sender.test", SENDER_ZONE_BASE),
+        ("nodmarc.test", NODMARC_ZONE),
         ("2.0.192.in-addr.arpa", REVERSE_ZONE),
     ]);
     let mut cmd = sendwell();
@@ -384,4 +425,43 @@ fn verify_summary_reads_well() {
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
+    // The HELO line gets its fix too, right below it.
+    let lines: Vec<&str> = text.lines().collect();
+    let helo = lines
+        .iter()
+        .position(|l| l.starts_with("  SPF check (HELO)   fail"))
+        .unwrap_or_else(|| panic!("no failing HELO line in:\n{text}"));
+    assert!(
+        lines[helo + 1]
+            .trim_start()
+            .starts_with("fix: add ip4:192.0.2.99 to the SPF record of mail.sender.test"),
+        "{text}"
+    );
+
+    // A HELO name without an SPF record: publish one for it (RFC 7208 §2.3). No DMARC
+    // policy applies here, and the line still says how discovery looked.
+    let unprotected = |discovery: &str| {
+        let mut cmd = sendwell();
+        cmd.args(["verify", "--ip", "192.0.2.10", "--helo", "news.sender.test"])
+            .args(["--mail-from", "a@nodmarc.test"])
+            .args(["--authserv-id", "mx.receiver.test"])
+            .args(["--dmarc-discovery", discovery])
+            .args(["--resolver", &bind.addr().to_string()]);
+        let out = run_with_input(cmd, &message("a@nodmarc.test", ""));
+        assert_eq!(out.status.code(), Some(11));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = unprotected("tree-walk");
+    for needle in [
+        "SPF check (HELO)   none",
+        "fix: publish an SPF record for the HELO name: news.sender.test TXT \"v=spf1 a -all\" (with an A record for news.sender.test pointing to 192.0.2.10)",
+        "DMARC does not apply [DNS tree walk (RFC 9989)]",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    let text = unprotected("psl");
+    assert!(
+        text.contains("DMARC does not apply [Public Suffix List (RFC 7489)]"),
+        "{text}"
+    );
 }

@@ -251,6 +251,10 @@ fn sendwell_and_opendmarc_agree() {
             &format!("{spf}_dmarc TXT \"v=DMARC1; adkim=s\"\n"),
         ),
         (
+            "dup.test",
+            &format!("{spf}_dmarc TXT \"v=DMARC1; p=reject; p=reject\"\n"),
+        ),
+        (
             "np.test",
             &format!("{spf}_dmarc TXT \"v=DMARC1; p=none; np=reject\"\n"),
         ),
@@ -374,6 +378,20 @@ fn sendwell_and_opendmarc_agree() {
             message("a@broken.test", 12),
             ("permerror", "-"),
         ),
+        // "v=DMARC1; p=reject; p=reject". DMARC records use DKIM's tag-value syntax
+        // (RFC 7489 §6.3, RFC 9989 §4.7), in which a repeated tag makes "the entire
+        // tag-list ... invalid" (RFC 6376 §3.2); RFC 7489 §11.2 gives permerror for "a
+        // syntactically incorrect DMARC record". OpenDMARC takes the tag anyway and
+        // judges by p=reject (fail); Sendwell says permerror, as for a record with no p
+        // and no rua above, and applies no policy.
+        Case {
+            what: "a record with a repeated tag",
+            mail_from: "x@other.test",
+            message: message("a@dup.test", 17),
+            opendmarc: ("fail", "reject"),
+            sendwell_psl: ("permerror", "-"),
+            sendwell_tree_walk: ("permerror", "-"),
+        },
         // ghost.np.test does not exist. RFC 9989 §4.7 (np, from RFC 9091) gives such
         // names np=reject; OpenDMARC does not implement np and applies p=none.
         Case {
@@ -458,5 +476,5 @@ fn sendwell_and_opendmarc_agree() {
         }
     }
     assert!(differences.is_empty(), "{differences:#?}");
-    assert_eq!(cases.len(), 16);
+    assert_eq!(cases.len(), 17);
 }

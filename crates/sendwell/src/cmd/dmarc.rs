@@ -13,7 +13,7 @@ use sendwell_dmarc::builder::{RecordBuilder, txt_strings};
 use sendwell_dmarc::check::{DomainCheck, check_domain};
 use sendwell_dmarc::external::DestinationOutcome;
 use sendwell_dmarc::{
-    AlignmentMode, Finding, Policy, PolicyDiscovery, PolicyOutcome, Psd, Severity, lint,
+    AlignmentMode, Finding, Policy, PolicyDiscovery, PolicyOutcome, Psd, Severity, lint_joined,
 };
 use serde_json::{Value, json};
 
@@ -155,7 +155,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let c = check_domain(&lookup, &args.domain).await;
     let status = if c.temporary_failure() {
         "temperror"
-    } else if c.record.is_none() {
+    } else if c.applied.is_none() {
         "no_record"
     } else if c.has_errors() {
         "errors"
@@ -195,6 +195,14 @@ fn findings_json(findings: &[Finding]) -> Vec<Value> {
 fn discovery_json(d: &PolicyDiscovery) -> Value {
     let (result, policy_domain, reason) = match &d.outcome {
         PolicyOutcome::Found { policy_domain, .. } => ("found", Some(policy_domain.clone()), None),
+        PolicyOutcome::Invalid {
+            policy_domain,
+            error,
+        } => (
+            "invalid",
+            Some(policy_domain.clone()),
+            Some(error.to_string()),
+        ),
         PolicyOutcome::NoPolicy { reason } => ("none", None, Some(reason.clone())),
         PolicyOutcome::TempError { reason } => ("temperror", None, Some(reason.clone())),
     };
@@ -203,6 +211,10 @@ fn discovery_json(d: &PolicyDiscovery) -> Value {
         "policy_domain": policy_domain,
         "organizational_domain": d.organizational_domain.as_ref().ok(),
         "reason": reason,
+        "discarded": d.discarded.iter().map(|x| json!({
+            "name": format!("_dmarc.{}", x.name),
+            "reason": x.to_string(),
+        })).collect::<Vec<_>>(),
         "queries": d.queries.iter().map(|q| json!({"query": q.query, "answer": q.answer})).collect::<Vec<_>>(),
     })
 }
@@ -326,10 +338,16 @@ fn print_discovery(
     };
     let found = match &d.outcome {
         PolicyOutcome::Found { policy_domain, .. } => format!("policy at _dmarc.{policy_domain}"),
+        PolicyOutcome::Invalid { policy_domain, .. } => style.bad(&format!(
+            "invalid record at _dmarc.{policy_domain} (permerror)"
+        )),
         PolicyOutcome::NoPolicy { .. } => "no policy".to_string(),
         PolicyOutcome::TempError { reason } => style.warn(&format!("DNS failure: {reason}")),
     };
     writeln!(out, "  {name}: {found}; Organizational Domain {org}")?;
+    for x in &d.discarded {
+        writeln!(out, "    {}", style.warn(&format!("discarded: {x}")))?;
+    }
     let asked: Vec<&str> = d
         .queries
         .iter()
@@ -366,12 +384,23 @@ fn print_check(out: &mut String, c: &DomainCheck) -> fmt::Result {
             style.warn(&format!("lookup failed: {e}"))
         )?,
     }
-    if let (Some((domain, text)), Some(record)) = (&c.applied, &c.record) {
-        if *domain != c.domain {
-            writeln!(out)?;
-            writeln!(out, "Receivers use the record at _dmarc.{domain}:")?;
-            writeln!(out, "  \"{text}\"")?;
-        }
+    if let Some((domain, text)) = &c.applied
+        && *domain != c.domain
+    {
+        writeln!(out)?;
+        writeln!(out, "Receivers use the record at _dmarc.{domain}:")?;
+        writeln!(out, "  \"{text}\"")?;
+    }
+    if c.applied.is_some() && c.record.is_none() {
+        // RFC 7489 §11.2: the record that applies is invalid: permerror, no policy.
+        let rows = vec![vec![
+            format!("{} itself", c.domain),
+            style.bad("no usable policy: the record is invalid, so DMARC gives permerror"),
+        ]];
+        writeln!(out)?;
+        write!(out, "{}", table(&["applies to", "policy"], &rows))?;
+    }
+    if let (Some(_), Some(record)) = (&c.applied, &c.record) {
         let mut rows = Vec::new();
         if let (Some(s), Some(own)) = (c.summary, c.own_policy) {
             rows.push(vec![
@@ -495,11 +524,7 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|d| format!("_dmarc.{}.", d.trim_end_matches('.')));
     // The record is printed split into strings, so the one-string length limit is met.
-    let findings: Vec<Finding> = lint(&record)
-        .findings
-        .into_iter()
-        .filter(|f| f.code != "string_too_long")
-        .collect();
+    let findings: Vec<Finding> = lint_joined(&record).findings;
     if args.json {
         print_json(&json!({
             "record": record,

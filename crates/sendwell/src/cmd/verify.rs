@@ -224,26 +224,38 @@ fn authentication_results(
                 &v.domain,
                 &v.selector,
                 b,
-                v.header_b.len(),
+                v.header_b.chars().count(),
             )?
-            .with_comment(v.reason.to_string()),
+            .with_comment(header_comment(&v.reason.to_string())),
         );
     }
     h.push(dmarc_resinfo(dmarc)?);
     Ok(h)
 }
 
+/// Our own text for a comment in the header: ASCII only. The header is a 7-bit field
+/// (RFC 8601 §2.2 uses the RFC 5322 grammar), and the generator would turn "§" into "?",
+/// so section signs (and the ellipsis of a shortened header line) are written out. What
+/// the sender wrote is left to the generator, which replaces non-ASCII with "?".
+fn header_comment(text: &str) -> String {
+    text.replace('§', "section ").replace('…', "...")
+}
+
 /// `dmarc=<result> (p=… dis=…) header.from=… policy.dmarc=…` (RFC 7489 §11.2,
-/// RFC 9989 §9.1).
+/// RFC 9989 §9.1). A permerror or temperror has no policy; its comment is the reason.
 fn dmarc_resinfo(d: &DmarcOutput) -> anyhow::Result<ResInfo> {
     let result = d.result.as_str();
     let Some(from) = &d.author_domain else {
         // No single Author Domain: nothing to put in header.from.
-        return Ok(ResInfo::new("dmarc", result)?.with_comment(d.reason.clone()));
+        return Ok(ResInfo::new("dmarc", result)?.with_comment(header_comment(&d.reason)));
     };
-    let comment = d
-        .policy
-        .map(|p| format!("p={} dis={}", p.requested, d.disposition));
+    let comment = match d.policy {
+        Some(p) => Some(format!("p={} dis={}", p.requested, d.disposition)),
+        None if matches!(d.result, DmarcResult::PermError | DmarcResult::TempError) => {
+            Some(header_comment(&d.reason))
+        }
+        None => None,
+    };
     let policy = d.policy.map(|_| d.disposition.as_str());
     Ok(ResInfo::dmarc(result, from, comment.as_deref(), policy)?)
 }
@@ -284,6 +296,23 @@ fn spf_fix(v: &SpfVerdict) -> Option<String> {
             "repair the SPF record of {} (run `sendwell spf check {}` if available)",
             v.domain, v.domain
         )),
+    }
+}
+
+/// The fix for the HELO identity (RFC 7208 §2.3): the HELO name needs an SPF record of
+/// its own, usually `v=spf1 a -all` ("this host, by its address record, and nothing
+/// else"); a failing one must list the client address.
+fn helo_spf_fix(v: &SpfVerdict) -> Option<String> {
+    let record = match v.ip {
+        IpAddr::V4(_) => "A",
+        IpAddr::V6(_) => "AAAA",
+    };
+    match v.result {
+        SpfResult::None => Some(format!(
+            "publish an SPF record for the HELO name: {} TXT \"v=spf1 a -all\" (with an {record} record for {} pointing to {})",
+            v.domain, v.domain, v.ip
+        )),
+        _ => spf_fix(v),
     }
 }
 
@@ -359,14 +388,17 @@ fn print_report(out: &mut String, r: &Report, args: &VerifyArgs) -> fmt::Result 
         "SPF check",
         r.spf.result.as_str(),
         &format!("{spf_what}: {}", spf_reason(&r.spf)),
-        spf_fix(&r.spf),
+        match r.spf.identity {
+            sendwell_spf::Identity::MailFrom => spf_fix(&r.spf),
+            sendwell_spf::Identity::Helo => helo_spf_fix(&r.spf),
+        },
     )?;
     if let Some(h) = &r.helo {
         line(
             "SPF check (HELO)",
             h.result.as_str(),
             &format!("HELO {}: {}", h.helo, spf_reason(h)),
-            None,
+            helo_spf_fix(h),
         )?;
     }
     if r.dkim.is_empty() {
@@ -395,6 +427,9 @@ fn print_report(out: &mut String, r: &Report, args: &VerifyArgs) -> fmt::Result 
             d.policy_domain.as_deref().unwrap_or(""),
             d.discovery
         ));
+    } else if d.author_domain.is_some() {
+        // Discovery ran: say which way, since the two can find different records.
+        dmarc_reason.push_str(&format!(" [{}]", d.discovery));
     }
     line(
         "DMARC check",
