@@ -44,8 +44,11 @@ pub struct Config {
     #[serde(rename = "domain")]
     pub domains: Vec<Domain>,
     /// Local mailboxes: mail for these addresses is delivered into Maildir folders under
-    /// `DIR/mail/ADDRESS/`. postmaster@ of every domain is always accepted (RFC 5321
-    /// §4.5.1) and delivered to postmaster@ of that domain's mailbox.
+    /// `DIR/mail/ADDRESS/`. Every domain also has these addresses, listed here or not:
+    /// postmaster@ (RFC 5321 §4.5.1), abuse@ (RFC 2142), no-reply@, and its DMARC report
+    /// address (`dmarc_reports`) when that is in one of the domains; each is delivered
+    /// into its own Maildir, `DIR/mail/ADDRESS/`, unless an `[[alias]]` of that address
+    /// sends its mail elsewhere.
     #[serde(rename = "mailbox", default, skip_serializing_if = "Vec::is_empty")]
     pub mailboxes: Vec<Mailbox>,
     /// Aliases: mail for `address` goes to each address in `to`, local mailboxes or
@@ -98,14 +101,17 @@ pub struct Limits {
     /// A message with a longer line is refused with 500 5.5.2. 0 turns the check off.
     pub max_text_line: usize,
     /// Most commands before the first MAIL, and between transactions (NOOP, RSET, VRFY,
-    /// HELP, EHLO...). More get 421 4.7.0 and the connection is closed.
+    /// HELP, EHLO...). More get 421 4.7.0 and the connection is closed. At least 1.
     pub max_commands_without_mail: u32,
-    /// Most error replies in one session before 421 4.7.0 and closing.
+    /// Most error replies in one session before 421 4.7.0 and closing. At least 1.
     pub max_errors: u32,
-    /// Seconds to wait for the next command (RFC 5321 §4.5.3.2.7: at least 5 minutes).
+    /// Seconds to wait for the next command (RFC 5321 §4.5.3.2.7: at least 5 minutes;
+    /// `sendwell serve` warns below that), and for the client to take the replies sent
+    /// to it: a client that reads none within this time is disconnected.
     pub command_timeout_secs: u64,
     /// Seconds to wait for more message data after DATA or BDAT (RFC 5321 §4.5.3.2.5-6:
-    /// the client waits 3 and 10 minutes; the server at least as long).
+    /// the client waits 3 and 10 minutes; the server at least as long; `sendwell serve`
+    /// warns below 3 minutes).
     pub data_timeout_secs: u64,
     /// Longest a whole session may last, in seconds, before 421 4.4.2.
     pub session_timeout_secs: u64,
@@ -312,8 +318,10 @@ impl Default for Delivery {
 pub struct Domain {
     /// The domain name, e.g. "example.com".
     pub name: String,
-    /// Where DMARC aggregate reports go (the rua= of the DMARC record). It is accepted
-    /// as a local address if it is in this domain. Default: dmarc-reports@ this domain.
+    /// Where DMARC aggregate reports go (the rua= of the DMARC record). Default:
+    /// dmarc-reports@ this domain. When it is in one of the domains it is a local address
+    /// without being listed as a `[[mailbox]]`: delivered into `DIR/mail/ADDRESS/`, or
+    /// where an `[[alias]]` of it says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dmarc_reports: Option<String>,
     /// The DMARC policy to publish: "none", "quarantine" or "reject".

@@ -1,5 +1,7 @@
 //! Checks that a config parsed from TOML also makes sense: names are names, addresses
-//! are in our domains, limits respect RFC 5321's minimums.
+//! are in our domains, limits respect RFC 5321's minimums ([`Config::validate`]); and
+//! settings that work but go against an RFC's advice, said as warnings
+//! ([`Config::warnings`]).
 
 use std::collections::HashSet;
 
@@ -177,6 +179,12 @@ impl Config {
             ("limits.data_timeout_secs", lim.data_timeout_secs),
             ("limits.session_timeout_secs", lim.session_timeout_secs),
             ("limits.max_message_size", lim.max_message_size),
+            // 0 would close every session at its first command or error.
+            (
+                "limits.max_commands_without_mail",
+                u64::from(lim.max_commands_without_mail),
+            ),
+            ("limits.max_errors", u64::from(lim.max_errors)),
             ("limits.max_connections", lim.max_connections as u64),
             (
                 "limits.max_connections_per_ip",
@@ -203,11 +211,99 @@ impl Config {
         }
         errors
     }
+
+    /// Settings that are valid but shorter than an RFC advises (tests use them; a
+    /// server on the Internet should not), one per problem. `sendwell serve` prints
+    /// them at startup.
+    pub fn warnings(&self) -> Vec<ValidationError> {
+        use sendwell_smtp::limits::{DATA_BLOCK_TIMEOUT_SECS, MIN_SERVER_COMMAND_TIMEOUT_SECS};
+        let lim = &self.limits;
+        let mut warnings = Vec::new();
+        // RFC 5321 §4.5.3.2.7: at least 5 minutes for the next command.
+        if lim.command_timeout_secs < MIN_SERVER_COMMAND_TIMEOUT_SECS {
+            warnings.push(err(
+                "limits.command_timeout_secs",
+                format!(
+                    "{} s is less than the {MIN_SERVER_COMMAND_TIMEOUT_SECS} s RFC 5321 §4.5.3.2.7 asks a server to wait for the next command",
+                    lim.command_timeout_secs
+                ),
+            ));
+        }
+        // RFC 5321 §4.5.3.2.5: a client may take 3 minutes over each block of data.
+        if lim.data_timeout_secs < DATA_BLOCK_TIMEOUT_SECS {
+            warnings.push(err(
+                "limits.data_timeout_secs",
+                format!(
+                    "{} s is less than the {DATA_BLOCK_TIMEOUT_SECS} s a client may take over each block of message data (RFC 5321 §4.5.3.2.5)",
+                    lim.data_timeout_secs
+                ),
+            ));
+        }
+        // The session limit cuts every wait short: below the command timeout, that
+        // timeout is never reached.
+        if lim.session_timeout_secs
+            < lim
+                .command_timeout_secs
+                .min(MIN_SERVER_COMMAND_TIMEOUT_SECS)
+        {
+            warnings.push(err(
+                "limits.session_timeout_secs",
+                format!(
+                    "{} s is shorter than the wait for one command (RFC 5321 §4.5.3.2.7)",
+                    lim.session_timeout_secs
+                ),
+            ));
+        }
+        warnings
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::example::example;
+
+    #[test]
+    fn limits_that_would_close_every_session_are_errors() {
+        for (key, set) in [
+            (
+                "limits.max_errors",
+                (|c: &mut crate::Config| c.limits.max_errors = 0) as fn(&mut crate::Config),
+            ),
+            ("limits.max_commands_without_mail", |c| {
+                c.limits.max_commands_without_mail = 0
+            }),
+        ] {
+            let mut c = example();
+            set(&mut c);
+            let keys: Vec<String> = c.validate().into_iter().map(|e| e.key).collect();
+            assert_eq!(keys, [key]);
+        }
+        let mut c = example();
+        c.limits.max_errors = 1;
+        c.limits.max_commands_without_mail = 1;
+        assert!(c.validate().is_empty());
+    }
+
+    #[test]
+    fn timeouts_below_rfc_5321_are_warnings_not_errors() {
+        let c = example();
+        assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+        let mut c = example();
+        c.limits.command_timeout_secs = 1;
+        c.limits.data_timeout_secs = 179;
+        c.limits.session_timeout_secs = 300;
+        assert!(c.validate().is_empty());
+        let keys: Vec<String> = c.warnings().into_iter().map(|e| e.key).collect();
+        assert_eq!(
+            keys,
+            ["limits.command_timeout_secs", "limits.data_timeout_secs"]
+        );
+        c.limits.command_timeout_secs = 300;
+        c.limits.data_timeout_secs = 180;
+        c.limits.session_timeout_secs = 299;
+        let keys: Vec<String> = c.warnings().into_iter().map(|e| e.key).collect();
+        assert_eq!(keys, ["limits.session_timeout_secs"]);
+    }
 
     #[test]
     fn data_memory_must_hold_one_message() {

@@ -323,6 +323,62 @@ fn queue_list_show_retry_delete_while_serving() {
     );
 }
 
+/// Run the binary with its standard output on a pipe whose reading end is already
+/// closed (`sendwell ... | head` once head has quit): every write gets EPIPE.
+fn run_into_closed_pipe(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(serve_support::BIN)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    // Mail for an outside address stays queued (the harness holds remote delivery).
+    let s = Server::start(|t| {
+        t + "\n[[alias]]\naddress = \"out@example.test\"\nto = [\"x@elsewhere.test\"]\n"
+    });
+    let d = s.dir_arg();
+    let (mut c, _) = Client::connect(s.mx);
+    c.ehlo();
+    let r = c.send_mail(
+        "a@outside.test",
+        &["out@example.test"],
+        "Subject: q\r\n\r\nx",
+    );
+    let id = serve_support::queue_id(&r);
+    for args in [
+        vec!["queue", "list"],
+        vec!["queue", "list", "--json"],
+        vec!["queue", "show", &id],
+        vec!["queue", "show", &id, "--json"],
+        vec!["user", "list"],
+        vec!["user", "list", "--json"],
+        vec!["records"],
+        vec!["records", "--json"],
+        vec!["records", "--zone-file"],
+    ] {
+        let mut args = args;
+        args.extend(["--dir", &d]);
+        let out = run_into_closed_pipe(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "sendwell {args:?}: {:?} {stderr}",
+            out.status
+        );
+        assert!(
+            !stderr.contains("error") && !stderr.contains("panicked"),
+            "sendwell {args:?}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn serve_on_an_empty_directory_makes_a_local_config() {
     // This is the README's main command; it uses the fixed --local ports.

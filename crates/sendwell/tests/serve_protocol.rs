@@ -5,7 +5,9 @@
 
 mod serve_support;
 
+use std::io::{Read, Write};
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use serve_support::{Client, Server, set};
 
@@ -245,6 +247,13 @@ fn connections_per_ip_and_timeouts() {
         let t = set(t, "max_connections_per_ip", "2");
         set(t, "command_timeout_secs", "1")
     });
+    // A timeout below RFC 5321 §4.5.3.2.7's 5 minutes works, with a warning.
+    assert!(
+        s.log()
+            .contains("warning: limits.command_timeout_secs: 1 s is less than the 300 s"),
+        "{}",
+        s.log()
+    );
     let (_a, ga) = Client::connect(s.mx);
     let (_b, gb) = Client::connect(s.submission);
     assert_eq!((ga.code.get(), gb.code.get()), (220, 220));
@@ -355,4 +364,134 @@ fn message_data_in_memory_is_one_budget_for_all_sessions() {
     assert!(texts.iter().any(|t| t.contains("Subject: b retried\r\n")));
     assert!(!texts.iter().any(|t| t.contains("Subject: b refused")));
     assert!(s.log().contains("memory budget"), "{}", s.log());
+}
+
+/// Connect with a 4 KiB receive buffer (set before the handshake, so the window
+/// stays small) and read the greeting; `None` when it is not 220.
+fn connect_small_window(addr: SocketAddr) -> Option<std::net::TcpStream> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let mut tcp = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        stream.into_std().unwrap()
+    });
+    tcp.set_nonblocking(false).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut greeting = Vec::new();
+    let mut byte = [0u8; 1];
+    while !greeting.ends_with(b"\r\n") && tcp.read(&mut byte).unwrap() == 1 {
+        greeting.push(byte[0]);
+    }
+    greeting.starts_with(b"220 ").then_some(tcp)
+}
+
+#[test]
+fn a_client_that_stops_reading_loses_its_connection_and_its_slot() {
+    // One connection per client: while the stuck one holds its slot, no other gets in.
+    let s = Server::start(|t| {
+        let t = set(t, "max_connections_per_ip", "1");
+        set(t, "command_timeout_secs", "1")
+    });
+    let mut stuck = loop {
+        // (The harness's own probes may still hold the slot for a moment.)
+        if let Some(c) = connect_small_window(s.mx) {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Pipeline commands and never read a reply, until the server's replies fill
+    // both socket buffers, it stops reading, and our writes stall (or it hangs up).
+    stuck.write_all(b"EHLO client.example\r\n").unwrap();
+    stuck
+        .set_write_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let chunk = b"MAIL FROM:<a@b.example>\r\nRSET\r\n".repeat(2048);
+    let mut sent = 0usize;
+    while stuck.write(&chunk).map(|n| sent += n).is_ok() {
+        assert!(
+            sent < 1 << 30,
+            "the server read 1 GiB of commands without ever stalling on its replies"
+        );
+    }
+    // The stuck client still holds its socket open and reads nothing; the server
+    // must give up on it (RFC 5321 §4.5.3.2) and free the slot for a new client.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut c = Client::connect_raw(s.mx);
+        let r = c.reply();
+        if r.code.get() == 220 {
+            break;
+        }
+        assert_eq!(r.code.get(), 421, "{r}");
+        assert!(
+            Instant::now() < deadline,
+            "a client that stops reading kept its connection slot:\n{}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        s.log().contains("Client not reading replies; closing"),
+        "{}",
+        s.log()
+    );
+    drop(stuck);
+}
+
+#[test]
+fn rcpt_before_mail_is_out_of_sequence_whatever_its_path() {
+    let s = Server::start(|t| t);
+    let (mut c, _) = Client::connect(s.mx);
+    c.ehlo();
+    // RFC 5321 §4.1.4: the sequence is judged before the path.
+    for line in [
+        "RCPT TO:<user>",
+        "RCPT TO:<elsewhere.test!user>",
+        "RCPT TO:<abuse@example.test>",
+        "RCPT TO:<abuse@example.test> BOGUS=1",
+    ] {
+        let r = c.cmd(line);
+        assert_eq!(
+            (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+            (503, "5.5.1"),
+            "{line}: {r}"
+        );
+    }
+    // Inside a transaction the unqualified name is relaying, refused as such.
+    assert_eq!(c.cmd("MAIL FROM:<a@outside.test>").code.get(), 250);
+    let r = c.cmd("RCPT TO:<user>");
+    assert_eq!(
+        (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+        (554, "5.7.1"),
+        "{r}"
+    );
+}
+
+#[test]
+fn over_the_limit_on_the_implicit_tls_port_hears_421_inside_tls() {
+    let s = Server::start(|t| set(t, "max_connections_per_ip", "1"));
+    let _held = loop {
+        // (The harness's own probes may still hold the slot for a moment.)
+        let (c, g) = Client::connect_tls(s.submissions);
+        if g.code.get() == 220 {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // RFC 8314 §3.3: TLS from the first byte, the refusal included.
+    let (mut refused, r) = Client::connect_tls(s.submissions);
+    assert_eq!(
+        (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+        (421, "4.7.0"),
+        "{r}"
+    );
+    assert!(refused.closed());
+    // The plaintext ports still say it in plaintext.
+    let (mut refused, r) = Client::connect(s.mx);
+    assert_eq!(r.code.get(), 421, "{r}");
+    assert!(refused.closed());
 }

@@ -83,12 +83,13 @@ fn every_relay_trick_is_refused_after_a_failed_auth() {
     assert_eq!(c.auth_plain("alice@example.test", "nope").code.get(), 535);
     assert_eq!(c.cmd("MAIL FROM:<alice@example.test>").code.get(), 530);
     assert_eq!(c.cmd("RCPT TO:<user@elsewhere.test>").code.get(), 503);
-    // swaks, the same story.
+    // swaks, the same story: --auth-optional goes on to MAIL and RCPT after the
+    // failed AUTH (with --auth it would stop at the 535 and never try to relay).
     let (ok, out) = swaks(&[
         "--server",
         &s.mx.to_string(),
         "--tls",
-        "--auth",
+        "--auth-optional",
         "PLAIN",
         "--auth-user",
         "alice@example.test",
@@ -100,6 +101,12 @@ fn every_relay_trick_is_refused_after_a_failed_auth() {
         "user%elsewhere.test@example.test",
     ]);
     assert!(!ok, "{out}");
+    assert!(out.contains("535 5.7.8"), "the AUTH failed first: {out}");
+    assert!(
+        out.contains("RCPT TO:<user%elsewhere.test@example.test>"),
+        "{out}"
+    );
+    assert!(out.contains("554 5.7.1"), "refused as relaying: {out}");
     assert!(s.queue().as_array().unwrap().is_empty());
     // With a successful AUTH the same client may relay: the refusals above were
     // about authentication, not a broken server.
@@ -182,6 +189,57 @@ fn role_addresses_take_mail_from_outside() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(s.queue().as_array().unwrap().is_empty(), "{}", s.queue());
+}
+
+#[test]
+fn every_domain_takes_mail_for_its_role_and_dmarc_report_addresses() {
+    // example.test (from init) sends its DMARC reports to reports@, which is no
+    // [[mailbox]]; second.test is added by hand with no mailbox at all.
+    let s = Server::start(|t| {
+        let t = t.replacen(
+            "name = \"example.test\"\n",
+            "name = \"example.test\"\ndmarc_reports = \"reports@example.test\"\n",
+            1,
+        );
+        assert!(t.contains("dmarc_reports = \"reports"), "{t}");
+        t + "\n[[domain]]\nname = \"second.test\"\n"
+    });
+    // The addresses `records` publishes as rua= ...
+    let records = serve_support::sendwell(&["records", "--json", "--dir", &s.dir_arg()], None);
+    for rua in [
+        "rua=mailto:reports@example.test",
+        "rua=mailto:dmarc-reports@second.test",
+    ] {
+        assert!(records.contains(rua), "{records}");
+    }
+    // ... and every role address of both domains take mail from outside.
+    let boxes = [
+        "reports@example.test",
+        "postmaster@second.test",
+        "abuse@second.test",
+        "no-reply@second.test",
+        "dmarc-reports@second.test",
+    ];
+    let (mut c, _) = Client::connect(s.mx);
+    c.ehlo();
+    let r = c.send_mail(
+        "reporter@outside.test",
+        &boxes,
+        "Subject: aggregate report\r\n\r\nreport",
+    );
+    assert_eq!(r.code.get(), 250, "{r}");
+    // Each into its own Maildir, DIR/mail/ADDRESS/.
+    for b in boxes {
+        assert_eq!(s.wait_mailbox(b, 1).len(), 1, "{b}: {}", s.log());
+    }
+    // Other names in the hand-added domain are still unknown.
+    assert_eq!(c.cmd("MAIL FROM:<reporter@outside.test>").code.get(), 250);
+    let r = c.cmd("RCPT TO:<nobody@second.test>");
+    assert_eq!(
+        (r.code.get(), r.enhanced.unwrap().to_string().as_str()),
+        (550, "5.1.1"),
+        "{r}"
+    );
 }
 
 #[test]

@@ -122,11 +122,13 @@ fn auth_before_tls_is_refused_and_not_offered() {
         // RFC 4954 §4: a second AUTH gets 503.
         assert_eq!(c.auth_plain("alice@example.test", PASSWORD).code.get(), 503);
     }
-    // swaks refuses to send its password in the clear: force it and see the server refuse.
+    // swaks before TLS: the server does not advertise AUTH, so swaks sends none (it
+    // has no option to force one; the 538 for a forced AUTH is checked by hand above).
+    // --auth-optional goes on without it, and the server refuses MAIL unauthenticated.
     let (ok, out) = swaks(&[
         "--server",
         &port(s.submission),
-        "--auth",
+        "--auth-optional",
         "PLAIN",
         "--auth-user",
         "alice@example.test",
@@ -138,6 +140,15 @@ fn auth_before_tls_is_refused_and_not_offered() {
         "bob@elsewhere.test",
     ]);
     assert!(!ok, "{out}");
+    assert!(
+        out.contains("Host did not advertise authentication"),
+        "{out}"
+    );
+    assert!(!out.contains("-> AUTH"), "no AUTH was sent: {out}");
+    assert!(
+        out.contains("530 5.7.0"),
+        "MAIL refused without AUTH: {out}"
+    );
     assert!(s.queue().as_array().unwrap().is_empty());
 }
 

@@ -3,7 +3,12 @@
 //! Each listening socket runs one accept loop; each connection its own task. Before
 //! a session starts, the connection is counted against the total and per-client
 //! limits; over a limit it gets one 421 line and is closed (RFC 5321 §3.8: 421
-//! "Service not available, closing transmission channel").
+//! "Service not available, closing transmission channel"). On the implicit-TLS port
+//! that line is sent inside TLS (RFC 8314 §3.3: every byte there is TLS), after a
+//! handshake bounded by [`REFUSAL_LIMIT`]; at most [`MAX_TLS_REFUSALS`] such
+//! handshakes run at once, and connections beyond them are closed without a word, so
+//! refused connections cannot take more than the limits allow. Everything a refused
+//! connection does, writing the 421 included, ends within [`REFUSAL_LIMIT`].
 //!
 //! A client is what one party controls ([`client_network`]): an IPv4 address, but a
 //! whole IPv6 /64, since a host that has one address in a /64 can usually use them
@@ -16,6 +21,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 use sendwell_queue::QueueStore;
 use sendwell_smtp::enhanced::EnhancedStatusCode as E;
@@ -68,11 +74,21 @@ pub fn client_network(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The longest a refused connection is kept: the TLS handshake (implicit-TLS port),
+/// the 421 and the close, together (capped further by the command timeout).
+pub const REFUSAL_LIMIT: Duration = Duration::from_secs(5);
+
+/// Refused implicit-TLS connections whose handshake (to say 421 inside TLS) may run at
+/// once; more are closed without a word.
+pub const MAX_TLS_REFUSALS: usize = 32;
+
 /// Open-connection counters.
 pub struct Connections {
     max_total: usize,
     max_per_ip: usize,
     state: Mutex<(usize, HashMap<IpAddr, usize>)>,
+    /// Handshakes of refused implicit-TLS connections in progress.
+    tls_refusals: Semaphore,
 }
 
 /// Why a connection was turned away.
@@ -97,6 +113,7 @@ impl Connections {
             max_total,
             max_per_ip,
             state: Mutex::new((0, HashMap::new())),
+            tls_refusals: Semaphore::new(MAX_TLS_REFUSALS),
         }
     }
 
@@ -178,27 +195,20 @@ async fn accept_loop<S: QueueStore + Clone>(
 async fn connection<S: QueueStore + Clone>(
     ctx: Arc<Context<S>>,
     kind: ListenerKind,
-    mut stream: TcpStream,
+    stream: TcpStream,
     ip: IpAddr,
 ) {
     let slot = match ctx.connections.acquire(ip) {
         Ok(s) => s,
         Err(r) => {
-            let reply = match r {
-                Refusal::Total => Reply::new(
-                    C::C421_SERVICE_NOT_AVAILABLE,
-                    E::S4_4_5_SYSTEM_CONGESTION.with_class(4),
-                    format!("{} Too many connections; try again later", ctx.hostname),
-                ),
-                Refusal::PerIp => Reply::new(
-                    C::C421_SERVICE_NOT_AVAILABLE,
-                    E::S4_7_0_SECURITY,
-                    format!("{} Too many connections from your address", ctx.hostname),
-                ),
-            };
-            tracing::info!(listener = kind.name(), client = %ip, refusal = ?r, "connection refused");
-            let _ = stream.write_all(reply.to_string().as_bytes()).await;
-            let _ = stream.shutdown().await;
+            let limit =
+                REFUSAL_LIMIT.min(Duration::from_secs(ctx.config.limits.command_timeout_secs));
+            if tokio::time::timeout(limit, refuse(&ctx, kind, stream, ip, r))
+                .await
+                .is_err()
+            {
+                tracing::info!(listener = kind.name(), client = %ip, "refused connection timed out");
+            }
             return;
         }
     };
@@ -225,6 +235,55 @@ async fn connection<S: QueueStore + Clone>(
     let mut session = Session::new(Arc::clone(&ctx), kind, ip, Wire::new(conn));
     session.run().await;
     drop(slot);
+}
+
+/// Say 421 to a connection over a limit, and close it. The caller bounds the time.
+async fn refuse<S: QueueStore + Clone>(
+    ctx: &Context<S>,
+    kind: ListenerKind,
+    mut stream: TcpStream,
+    ip: IpAddr,
+    r: Refusal,
+) {
+    let reply = match r {
+        Refusal::Total => Reply::new(
+            C::C421_SERVICE_NOT_AVAILABLE,
+            E::S4_4_5_SYSTEM_CONGESTION.with_class(4),
+            format!("{} Too many connections; try again later", ctx.hostname),
+        ),
+        Refusal::PerIp => Reply::new(
+            C::C421_SERVICE_NOT_AVAILABLE,
+            E::S4_7_0_SECURITY,
+            format!("{} Too many connections from your address", ctx.hostname),
+        ),
+    };
+    tracing::info!(listener = kind.name(), client = %ip, refusal = ?r, "connection refused");
+    let line = reply.to_string();
+    if kind != ListenerKind::Submissions {
+        let _ = stream.write_all(line.as_bytes()).await;
+        let _ = stream.shutdown().await;
+        return;
+    }
+    // RFC 8314 §3.3: on this port TLS starts with the first byte; a 421 in plaintext
+    // would reach the client as a broken handshake. So: handshake, then the 421.
+    let Some(acceptor) = ctx.tls.clone() else {
+        return;
+    };
+    let Ok(_permit) = ctx.connections.tls_refusals.try_acquire() else {
+        tracing::info!(listener = kind.name(), client = %ip,
+            "too many refused TLS connections at once; closed without a reply");
+        return;
+    };
+    match acceptor.accept(stream).await {
+        Ok(mut tls) => {
+            let _ = tls.write_all(line.as_bytes()).await;
+            let _ = tls.flush().await;
+            let _ = tls.shutdown().await;
+        }
+        Err(e) => {
+            tracing::info!(listener = kind.name(), client = %ip, error = %e, "TLS handshake failed");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,14 @@
 //! An open relay accepts mail from anyone for anywhere and becomes a spam cannon.
 //! RFC 5321 §3.6.2 leaves relaying to the server's policy; ours:
 //!
-//! - Anyone may send to the *local* addresses: postmaster@ of every local domain and
-//!   the bare `<Postmaster>` (RFC 5321 §4.5.1 "MUST" accept; any case), the configured
-//!   mailboxes and aliases. An unknown local address gets 550 5.1.1.
+//! - Anyone may send to the *local* addresses: the configured mailboxes and aliases,
+//!   the accounts, and the role addresses every local domain has whether the config
+//!   lists them or not ([`ROLE_LOCAL_PARTS`]: postmaster@, RFC 5321 §4.5.1 "MUST"
+//!   accept, also as the bare `<Postmaster>`; abuse@, RFC 2142 §2; no-reply@), plus
+//!   each domain's DMARC report address when it is in a local domain. A role or
+//!   report address is delivered into its own Maildir (`DIR/mail/ADDRESS/`), like a
+//!   listed mailbox, unless an alias of that address sends it elsewhere. An unknown
+//!   local address gets 550 5.1.1.
 //! - Only an authenticated client may send to any other address; otherwise 554 5.7.1.
 //! - The old relay tricks are refused as relaying, whoever asks: a local part that
 //!   routes on (`user%other@local`, `other!user@local`, `"user@other"@local`),
@@ -27,11 +32,18 @@ use sendwell_smtp::{ForwardPath, Mailbox, Reply, ReplyCode as C};
 /// How deep aliases may point to aliases.
 const MAX_ALIAS_DEPTH: usize = 8;
 
+/// Local parts every local domain accepts mail for, listed in the config or not:
+/// postmaster (RFC 5321 §4.5.1: "MUST support the reserved mailbox postmaster"), abuse
+/// (RFC 2142 §2, where complaints about a domain go) and no-reply (our own sender for
+/// notices, which must exist so address-verification callouts succeed).
+pub const ROLE_LOCAL_PARTS: [&str; 3] = ["postmaster", "abuse", "no-reply"];
+
 /// The local domains and addresses.
 #[derive(Clone, Debug, Default)]
 pub struct Directory {
     domains: HashSet<String>,
     primary: String,
+    /// Listed mailboxes, role addresses and DMARC report addresses (lower case).
     mailboxes: HashSet<String>,
     aliases: HashMap<String, Vec<String>>,
 }
@@ -62,14 +74,34 @@ impl Directory {
         for a in &config.aliases {
             aliases.insert(lower(&a.address), a.to.iter().map(|t| lower(t)).collect());
         }
+        let domains: HashSet<String> = config.domains.iter().map(|d| lower(&d.name)).collect();
+        let mut mailboxes: HashSet<String> =
+            config.mailboxes.iter().map(|m| lower(&m.address)).collect();
+        for d in &config.domains {
+            for local in ROLE_LOCAL_PARTS {
+                mailboxes.insert(format!("{local}@{}", lower(&d.name)));
+            }
+            // The rua= address `sendwell records` publishes (RFC 7489 §7.1): ours to
+            // receive when it is in one of our domains.
+            // Keyed as RCPT looks it up: unquoted local part, lower case.
+            if let Ok(m) = Mailbox::parse(&d.dmarc_report_address())
+                && let Some(domain) = m.domain_name().map(|n| n.to_lowercase())
+                && domains.contains(&domain)
+            {
+                mailboxes.insert(format!(
+                    "{}@{domain}",
+                    m.local_part.value().to_ascii_lowercase()
+                ));
+            }
+        }
         Directory {
-            domains: config.domains.iter().map(|d| lower(&d.name)).collect(),
             primary: config
                 .domains
                 .first()
                 .map(|d| lower(&d.name))
                 .unwrap_or_default(),
-            mailboxes: config.mailboxes.iter().map(|m| lower(&m.address)).collect(),
+            domains,
+            mailboxes,
             aliases,
         }
     }
@@ -196,11 +228,9 @@ impl Directory {
             }
             return true;
         }
-        let is_postmaster = address
-            .split_once('@')
-            .is_some_and(|(l, _)| l == "postmaster");
-        // RFC 5321 §4.5.1: postmaster@ every domain we accept mail for, always.
-        if self.mailboxes.contains(address) || is_postmaster || is_account(address) {
+        // Role addresses (RFC 5321 §4.5.1 postmaster@ among them) are in `mailboxes`
+        // for every local domain.
+        if self.mailboxes.contains(address) || is_account(address) {
             out.push(Recipient {
                 address: address.to_string(),
                 original: None,
@@ -281,6 +311,72 @@ mod tests {
                 assert_eq!(rs.len(), 2);
                 assert_eq!(rs[0].destination, Destination::Remote);
                 assert_eq!(rs[0].original.as_deref(), Some("fwd@example.test"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_domain_has_role_and_report_addresses() {
+        // Nothing listed: init's mailboxes gone, a second domain added by hand.
+        let mut c = sendwell_config::example::example();
+        c.mailboxes.clear();
+        c.aliases.clear();
+        c.domains[0].dmarc_reports = Some("Reports@Example.test".into());
+        let mut second = c.domains[0].clone();
+        second.name = "second.test".into();
+        second.dmarc_reports = None;
+        let mut third = c.domains[0].clone();
+        third.name = "third.test".into();
+        third.dmarc_reports = Some("rua@elsewhere.test".into());
+        c.domains.push(second);
+        c.domains.push(third);
+        c.aliases.push(sendwell_config::Alias {
+            address: "abuse@third.test".into(),
+            to: vec!["desk@elsewhere.test".into()],
+        });
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+        let d = Directory::from_config(&c);
+        for (to, mailbox) in [
+            ("<postmaster@example.test>", "postmaster@example.test"),
+            ("<ABUSE@example.test>", "abuse@example.test"),
+            ("<no-reply@example.test>", "no-reply@example.test"),
+            ("<reports@example.test>", "reports@example.test"),
+            ("<postmaster@second.test>", "postmaster@second.test"),
+            ("<abuse@second.test>", "abuse@second.test"),
+            ("<No-Reply@Second.test>", "no-reply@second.test"),
+            ("<dmarc-reports@second.test>", "dmarc-reports@second.test"),
+            ("<no-reply@third.test>", "no-reply@third.test"),
+        ] {
+            match d.decide(&rcpt(to), false) {
+                RcptDecision::Accept(rs) => {
+                    assert_eq!(rs.len(), 1, "{to}");
+                    assert_eq!(
+                        rs[0].destination,
+                        Destination::Mailbox(mailbox.into()),
+                        "{to}"
+                    );
+                }
+                RcptDecision::Refuse(r) => panic!("{to} refused: {r:?}"),
+            }
+        }
+        // example.test's reports go to reports@, so its dmarc-reports@ is nobody.
+        assert_eq!(
+            code(d.decide(&rcpt("<dmarc-reports@example.test>"), false)),
+            550
+        );
+        assert_eq!(
+            code(d.decide(&rcpt("<dmarc-reports@third.test>"), false)),
+            550
+        );
+        // A report address outside our domains is not ours to receive.
+        assert_eq!(code(d.decide(&rcpt("<rua@elsewhere.test>"), false)), 554);
+        // An alias of a role address decides where its mail goes.
+        match d.decide(&rcpt("<abuse@third.test>"), false) {
+            RcptDecision::Accept(rs) => {
+                assert_eq!(rs.len(), 1);
+                assert_eq!(rs[0].address, "desk@elsewhere.test");
+                assert_eq!(rs[0].destination, Destination::Remote);
             }
             other => panic!("{other:?}"),
         }

@@ -9,10 +9,17 @@
 //! Replies are collected in the write buffer and sent when the session is about to
 //! wait for input (RFC 2920 §3: a server "MUST NOT" wait for more commands while
 //! holding replies, and may send a batch of them at once).
+//!
+//! Writes can block for ever when the client stops reading, so the session bounds
+//! every flush by a deadline (see `Session::flush`). A flush cut off half-way leaves
+//! the stream mid-reply; the wire remembers that ([`Wire::write_unfinished`]) and then
+//! closes without writing anything more.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -121,6 +128,8 @@ pub struct Wire {
     start: usize,
     end: usize,
     out: Vec<u8>,
+    /// A flush started and did not finish (cancelled by its deadline, or failed).
+    write_unfinished: bool,
 }
 
 impl Wire {
@@ -132,6 +141,7 @@ impl Wire {
             start: 0,
             end: 0,
             out: Vec::with_capacity(1024),
+            write_unfinished: false,
         }
     }
 
@@ -154,14 +164,31 @@ impl Wire {
         self.out.extend_from_slice(bytes);
     }
 
-    /// Send everything queued.
+    /// Send everything queued. The future may be dropped part-way (a deadline): the
+    /// wire then counts as [`Wire::write_unfinished`] and every later flush fails.
     pub async fn flush(&mut self) -> io::Result<()> {
-        if !self.out.is_empty() {
-            self.conn.write_all(&self.out).await?;
-            self.out.clear();
-            self.conn.flush().await?;
+        if self.out.is_empty() {
+            return Ok(());
         }
+        if self.write_unfinished {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "an earlier write did not finish",
+            ));
+        }
+        // Cleared only when the whole batch is out.
+        self.write_unfinished = true;
+        self.conn.write_all(&self.out).await?;
+        self.out.clear();
+        self.conn.flush().await?;
+        self.write_unfinished = false;
         Ok(())
+    }
+
+    /// True when a flush was cut off or failed: the client has part of a reply at
+    /// most, and nothing more can be said on this connection.
+    pub fn write_unfinished(&self) -> bool {
+        self.write_unfinished
     }
 
     /// The bytes received and not yet used.
@@ -257,9 +284,18 @@ impl Wire {
         self.conn = conn;
     }
 
-    /// Close the connection politely (after flushing).
-    pub async fn shutdown(&mut self) {
-        let _ = self.flush().await;
-        let _ = self.conn.shutdown().await;
+    /// Close the connection politely (flush, then FIN or TLS close_notify), giving up
+    /// after `limit`: a client that does not read must not keep the connection. After
+    /// an unfinished write nothing more is sent; the socket is just dropped.
+    pub async fn shutdown(&mut self, limit: Duration) {
+        if self.write_unfinished {
+            return;
+        }
+        let _ = tokio::time::timeout(limit, async {
+            if self.flush().await.is_ok() {
+                let _ = self.conn.shutdown().await;
+            }
+        })
+        .await;
     }
 }

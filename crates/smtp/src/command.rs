@@ -106,6 +106,17 @@ pub enum CommandError {
 }
 
 impl CommandError {
+    /// The verb of a line whose verb was recognized ("MAIL", "RCPT", ...): the server
+    /// checks the command's sequence before its arguments (RFC 5321 §4.1.4).
+    pub fn verb(&self) -> Option<&'static str> {
+        match self {
+            CommandError::Syntax { verb, .. }
+            | CommandError::Path { verb, .. }
+            | CommandError::Param { verb, .. } => Some(verb),
+            CommandError::Unrecognized | CommandError::NotUtf8 => None,
+        }
+    }
+
     /// The reply RFC 5321 prescribes for this error.
     pub fn reply(&self) -> Reply {
         match self {
@@ -434,6 +445,18 @@ mod tests {
         ] {
             rt(line);
         }
+    }
+
+    #[test]
+    fn errors_name_their_verb() {
+        let verb = |line: &[u8]| Command::parse(line).unwrap_err().verb();
+        assert_eq!(verb(b"RCPT TO:<user>"), Some("RCPT"));
+        assert_eq!(verb(b"RCPT TO:<a@b.example> FOO=1"), Some("RCPT"));
+        assert_eq!(verb(b"rcpt from:<a@b.example>"), Some("RCPT"));
+        assert_eq!(verb(b"MAIL FROM:a@b.example"), Some("MAIL"));
+        assert_eq!(verb(b"DATA now"), Some("DATA"));
+        assert_eq!(verb(b"XYZZY"), None);
+        assert_eq!(verb(b"\xff"), None);
     }
 
     #[test]

@@ -62,4 +62,11 @@ pub mod limits {
     /// "The minimum total number of recipients that MUST be buffered is 100
     /// recipients" (RFC 5321 §4.5.3.1.8).
     pub const MIN_RECIPIENTS: usize = 100;
+    /// "An SMTP server SHOULD have a timeout of at least 5 minutes while it is awaiting
+    /// the next command from the sender" (RFC 5321 §4.5.3.2.7), in seconds.
+    pub const MIN_SERVER_COMMAND_TIMEOUT_SECS: u64 = 5 * 60;
+    /// The client's timeout for sending one block of message data, "3 minutes" (RFC
+    /// 5321 §4.5.3.2.5), in seconds: a server waiting less for data can cut off a
+    /// client that is within its rights.
+    pub const DATA_BLOCK_TIMEOUT_SECS: u64 = 3 * 60;
 }

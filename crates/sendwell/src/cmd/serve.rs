@@ -72,6 +72,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         );
     }
     let config = Config::load(&dir)?;
+    // Valid but against an RFC's advice (short timeouts in tests, say): said, not refused.
+    for w in config.warnings() {
+        tracing::warn!(key = %w.key, "{}", w.problem);
+        eprintln!("sendwell: warning: {w}");
+    }
     let acceptor = tls::acceptor(
         &Config::resolve(&dir, &config.tls.certificate),
         &Config::resolve(&dir, &config.tls.private_key),

@@ -4,7 +4,7 @@
 //! is the first line of standard input; without it, a random one is generated and
 //! printed once. A running server picks up changes without a restart.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -161,7 +161,7 @@ fn add(a: AddArgs) -> anyhow::Result<()> {
     });
     users.save(dir)?;
     if generated {
-        println!("{pw}");
+        show_password(&pw)?;
         eprintln!(
             "Added {}; its password is above (shown only once).",
             a.address
@@ -170,6 +170,20 @@ fn add(a: AddArgs) -> anyhow::Result<()> {
         eprintln!("Added {}.", a.address);
     }
     Ok(())
+}
+
+/// Print a generated password. Not being able to is a failure, a closed pipe too: the
+/// password is shown nowhere else.
+fn show_password(pw: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{pw}")
+        .and_then(|()| out.flush())
+        // A message, not the io::Error: main treats a broken pipe as success.
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "could not print the generated password ({e}); set one with `sendwell user passwd`"
+            )
+        })
 }
 
 fn passwd(a: PasswdArgs) -> anyhow::Result<()> {
@@ -187,7 +201,7 @@ fn passwd(a: PasswdArgs) -> anyhow::Result<()> {
     u.password_hash = hash;
     users.save(dir)?;
     if generated {
-        println!("{pw}");
+        show_password(&pw)?;
         eprintln!("New password for {} above (shown only once).", a.address);
     } else {
         eprintln!("Password of {} changed.", a.address);
@@ -233,9 +247,12 @@ fn list(a: ListArgs) -> anyhow::Result<()> {
         .iter()
         .map(|u| vec![u.address.to_string(), u.may_send_from.join(", ")])
         .collect();
-    print!(
+    let mut out = std::io::stdout().lock();
+    write!(
+        out,
         "{}",
         output::table(&["ADDRESS", "MAY ALSO SEND FROM"], &rows)
-    );
+    )?;
+    out.flush()?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use sendwell_smtp::enhanced::EnhancedStatusCode as E;
 use sendwell_smtp::sasl::{self, Mechanism, SaslError};
 use sendwell_smtp::{Reply, ReplyCode as C};
 
-use super::{Flow, ReadError, Session};
+use super::{Flow, Session, WireError};
 use crate::auth::{Admission, Verification};
 use crate::wire::Line;
 
@@ -40,8 +40,8 @@ impl<S: QueueStore + Clone> Session<S> {
                 E::S5_5_6_AUTH_LINE_TOO_LONG,
                 "Authentication exchange line is too long",
             )),
-            Ok(Line::Eof) | Err(ReadError::Closed) => Step::Close,
-            Err(ReadError::Timeout) => {
+            Ok(Line::Eof) | Err(WireError::Closed) => Step::Close,
+            Err(WireError::Timeout) => {
                 self.timeout_reply();
                 Step::Close
             }
@@ -134,7 +134,9 @@ impl<S: QueueStore + Clone> Session<S> {
                 tracing::warn!(client = %self.ip, login = %login, mechanism = %mech, delay_ms = delay.as_millis() as u64,
                     outcome = "failed", "AUTH failed");
                 // Send nothing until the delay is over: pipelined guesses wait too.
-                let _ = self.wire.flush().await;
+                if self.flush().await.is_err() {
+                    return Flow::Close;
+                }
                 tokio::time::sleep(delay).await;
                 self.refuse(Reply::new(
                     C::C535_AUTH_CREDENTIALS_INVALID,

@@ -24,7 +24,7 @@ use sendwell_queue::{Destination, Envelope, QueueStore};
 use sendwell_smtp::enhanced::EnhancedStatusCode as E;
 use sendwell_smtp::{BareLineEndings, DataEnd, DataReader, DataVerdict, Reply, ReplyCode as C};
 
-use super::{Flow, ReadError, Session, Transaction};
+use super::{Flow, Session, Transaction, WireError};
 use crate::headers::{self, FromAddress, FromError, ReceivedInfo};
 use crate::memory::MessageBuffer;
 
@@ -104,16 +104,15 @@ impl<S: QueueStore + Clone> Session<S> {
                 break end;
             }
             match self.fill().await {
-                Ok(0) | Err(ReadError::Closed) => return self.lost_in_data(),
+                Ok(0) | Err(WireError::Closed) => return self.lost_in_data(),
                 Ok(_) => {}
-                Err(ReadError::Timeout) => {
+                Err(WireError::Timeout) => {
                     self.timeout_reply();
                     return self.lost_in_data();
                 }
             }
         };
-        self.finish(end, body).await;
-        Flow::Continue
+        self.finish(end, body).await
     }
 
     pub(super) async fn bdat(&mut self, size: u64, last: bool) -> Flow {
@@ -138,9 +137,9 @@ impl<S: QueueStore + Clone> Session<S> {
         while remaining > 0 {
             if self.wire.buffered().is_empty() {
                 match self.fill().await {
-                    Ok(0) | Err(ReadError::Closed) => return self.lost_in_data(),
+                    Ok(0) | Err(WireError::Closed) => return self.lost_in_data(),
                     Ok(_) => {}
-                    Err(ReadError::Timeout) => {
+                    Err(WireError::Timeout) => {
                         self.timeout_reply();
                         return self.lost_in_data();
                     }
@@ -179,8 +178,7 @@ impl<S: QueueStore + Clone> Session<S> {
             return Flow::Continue;
         }
         let end = body.finish_chunks(&mut reader);
-        self.finish(end, body).await;
-        Flow::Continue
+        self.finish(end, body).await
     }
 
     /// The connection ended or timed out inside the message: nothing was accepted.
@@ -194,9 +192,9 @@ impl<S: QueueStore + Clone> Session<S> {
 
     /// Judge the received message, add our fields, store it, answer. `buffer` (and its
     /// charge on the memory budget) is kept until the message is queued.
-    async fn finish(&mut self, end: DataEnd, mut buffer: MessageBuffer) {
+    async fn finish(&mut self, end: DataEnd, mut buffer: MessageBuffer) -> Flow {
         let Some(tx) = self.tx.take() else {
-            return;
+            return Flow::Continue;
         };
         let limits = &self.ctx.config.limits;
         let refusal = match end.verdict {
@@ -250,12 +248,13 @@ impl<S: QueueStore + Clone> Session<S> {
             tracing::info!(queue_id = %tx.id, client = %self.ip, sender = %tx.sender, recipients = ?tx.given,
                 size = end.size, outcome = "rejected", reply = %reply.text(), "message refused");
             self.refuse(reply);
-            return;
+            return Flow::Continue;
         }
         let message = self.stamp(&tx, body, &scan);
         let message = self.sign(message, &tx, &scan);
-        self.store(tx, message).await;
+        let flow = self.store(tx, message).await;
         drop(buffer);
+        flow
     }
 
     /// For submitted mail: exactly one From field (RFC 5322 §3.6), which parses, and
@@ -377,7 +376,7 @@ impl<S: QueueStore + Clone> Session<S> {
     }
 
     /// Store durably, then answer 250 (or 451 when the queue failed).
-    async fn store(&mut self, tx: Transaction, message: Vec<u8>) {
+    async fn store(&mut self, tx: Transaction, message: Vec<u8>) -> Flow {
         let data: Arc<[u8]> = message.into();
         let has_local = tx
             .recipients
@@ -408,8 +407,13 @@ impl<S: QueueStore + Clone> Session<S> {
             .map(|r| r.address.clone())
             .collect();
         // Flush replies already due (pipelined RCPTs) so the client is not kept
-        // waiting on them while the disk syncs.
-        let _ = self.wire.flush().await;
+        // waiting on them while the disk syncs. A client that takes no replies would
+        // never get the 250 either: nothing is queued, and the session ends.
+        if self.flush().await.is_err() {
+            tracing::info!(queue_id = %tx.id, client = %self.ip, sender = %tx.sender, recipients = ?tx.given,
+                outcome = "aborted", "client not reading replies; message not accepted");
+            return Flow::Close;
+        }
         match self.ctx.store.enqueue(envelope, Arc::clone(&data)).await {
             Ok(()) => {
                 tracing::info!(queue_id = %tx.id, client = %self.ip, listener = self.kind.name(),
@@ -427,6 +431,7 @@ impl<S: QueueStore + Clone> Session<S> {
                     E::S2_6_0_MESSAGE_ACCEPTED,
                     format!("Message accepted, queued as {}", tx.id),
                 ));
+                Flow::Continue
             }
             Err(e) => {
                 tracing::error!(queue_id = %tx.id, client = %self.ip, sender = %tx.sender, recipients = ?tx.given,
@@ -436,6 +441,7 @@ impl<S: QueueStore + Clone> Session<S> {
                     E::S4_3_0_MAIL_SYSTEM,
                     "Local error in processing; try again later",
                 ));
+                Flow::Continue
             }
         }
     }

@@ -8,6 +8,12 @@
 //! Limits live here: the command-line length (500 5.5.2), the errors per session and
 //! the commands without a transaction (421 4.7.0 and close), the wait for a command
 //! (RFC 5321 §4.5.3.2.7, 421 4.4.2) and the length of the whole session.
+//!
+//! Writing is bounded like reading: every flush of replies must finish within the
+//! command timeout and the session's deadline, and the final flush and close within
+//! [`CLOSE_LIMIT`]. A client that stops reading (its replies pile up until the
+//! socket's send buffer is full) so loses its connection, and its place in the
+//! connection limits, like one that stops writing.
 
 mod auth;
 mod data;
@@ -77,9 +83,15 @@ pub struct Session<S> {
     deadline: Instant,
 }
 
-/// Why reading failed.
-pub(crate) enum ReadError {
-    /// No input within the timeout (or the session's time is up).
+/// The longest the final flush and close of a session may take (capped further by
+/// the command timeout). RFC 5321 gives no figure; a client that does not take its
+/// last reply within seconds does not get it.
+pub const CLOSE_LIMIT: Duration = Duration::from_secs(5);
+
+/// Why reading or writing failed.
+pub(crate) enum WireError {
+    /// No input, or no room for output, within the timeout (or the session's time is
+    /// up).
     Timeout,
     /// The connection failed or closed.
     Closed,
@@ -131,8 +143,8 @@ impl<S: QueueStore + Clone> Session<S> {
                     }
                     continue;
                 }
-                Ok(Line::Eof) | Err(ReadError::Closed) => break,
-                Err(ReadError::Timeout) => {
+                Ok(Line::Eof) | Err(WireError::Closed) => break,
+                Err(WireError::Timeout) => {
                     self.timeout_reply();
                     break;
                 }
@@ -145,7 +157,9 @@ impl<S: QueueStore + Clone> Session<S> {
             tracing::info!(queue_id = %tx.id, client = %self.ip, sender = %tx.sender, recipients = ?tx.given,
                 outcome = "abandoned", "transaction ended without data");
         }
-        self.wire.shutdown().await;
+        self.wire
+            .shutdown(CLOSE_LIMIT.min(self.command_timeout()))
+            .await;
         tracing::debug!(listener = self.kind.name(), client = %self.ip, "session end");
     }
 
@@ -157,34 +171,61 @@ impl<S: QueueStore + Clone> Session<S> {
         Duration::from_secs(self.ctx.config.limits.data_timeout_secs)
     }
 
+    /// `timeout` from now, but no later than the session's deadline.
+    fn until(&self, timeout: Duration) -> Instant {
+        (Instant::now() + timeout).min(self.deadline)
+    }
+
     /// Read a line within `timeout` and the session's deadline.
     pub(crate) async fn read_line(
         &mut self,
         max: usize,
         timeout: Duration,
-    ) -> Result<Line, ReadError> {
-        let until = (Instant::now() + timeout).min(self.deadline);
+    ) -> Result<Line, WireError> {
+        let until = self.until(timeout);
         match tokio::time::timeout_at(until, self.wire.read_line(max)).await {
             Ok(Ok(l)) => Ok(l),
-            Ok(Err(_)) => Err(ReadError::Closed),
-            Err(_) => Err(ReadError::Timeout),
+            Ok(Err(_)) => Err(WireError::Closed),
+            Err(_) => Err(WireError::Timeout),
         }
     }
 
     /// Read more input within the data timeout and the session's deadline; `Ok(0)`
     /// at end of file.
-    pub(crate) async fn fill(&mut self) -> Result<usize, ReadError> {
-        let until = (Instant::now() + self.data_timeout()).min(self.deadline);
+    pub(crate) async fn fill(&mut self) -> Result<usize, WireError> {
+        let until = self.until(self.data_timeout());
         match tokio::time::timeout_at(until, self.wire.fill()).await {
             Ok(Ok(n)) => Ok(n),
-            Ok(Err(_)) => Err(ReadError::Closed),
-            Err(_) => Err(ReadError::Timeout),
+            Ok(Err(_)) => Err(WireError::Closed),
+            Err(_) => Err(WireError::Timeout),
+        }
+    }
+
+    /// Send the queued replies now, within the command timeout and the session's
+    /// deadline. On failure the session must end (`Flow::Close`).
+    pub(crate) async fn flush(&mut self) -> Result<(), WireError> {
+        // RFC 5321 §4.5.3.2: the server's timeouts bound the wait for the client; a
+        // client that takes no replies is waited for no longer than one that sends no
+        // commands.
+        let until = self.until(self.command_timeout());
+        match tokio::time::timeout_at(until, self.wire.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(WireError::Closed),
+            Err(_) => {
+                self.timeout_reply();
+                Err(WireError::Timeout)
+            }
         }
     }
 
     /// Answer a timeout (RFC 5321 §4.5.3.2: the server may close after its timeout;
-    /// 421 first).
+    /// 421 first), unless the timeout was on writing: a client that reads nothing gets
+    /// nothing more.
     pub(crate) fn timeout_reply(&mut self) {
+        if self.wire.write_unfinished() {
+            tracing::info!(client = %self.ip, "Client not reading replies; closing");
+            return;
+        }
         let why = if Instant::now() >= self.deadline {
             "Session time limit reached"
         } else {
@@ -299,6 +340,16 @@ impl<S: QueueStore + Clone> Session<S> {
     }
 
     fn command_error(&mut self, e: CommandError) {
+        if e.verb() == Some("RCPT") && self.tx.is_none() {
+            // RFC 5321 §4.1.4 and §3.3: RCPT requires a prior MAIL; the sequence is
+            // judged before the arguments, so a bad path before MAIL is still 503.
+            self.refuse(Reply::new(
+                C::C503_BAD_SEQUENCE,
+                E::S5_5_1_INVALID_COMMAND,
+                "Need MAIL before RCPT",
+            ));
+            return;
+        }
         // A recipient without a domain is one of the relay tricks (`<user>`,
         // `<host!user>`): answered as relaying refused, like the others.
         if let CommandError::Path {

@@ -9,8 +9,6 @@
 //!   such as the argument to the EHLO command": the session starts over (EHLO
 //!   again), and any AUTH or transaction is forgotten.
 
-use std::time::Duration;
-
 use sendwell_queue::QueueStore;
 use sendwell_smtp::enhanced::EnhancedStatusCode as E;
 use sendwell_smtp::{Reply, ReplyCode as C};
@@ -42,7 +40,7 @@ impl<S: QueueStore + Clone> Session<S> {
             E::S2_0_0_OK,
             "Ready to start TLS",
         ));
-        if self.wire.flush().await.is_err() {
+        if self.flush().await.is_err() {
             return Flow::Close;
         }
         // CVE-2011-0411: nothing received before the handshake survives it.
@@ -54,8 +52,10 @@ impl<S: QueueStore + Clone> Session<S> {
         let Some(plain) = self.wire.take_plain() else {
             return Flow::Close;
         };
-        let timeout = Duration::from_secs(self.ctx.config.limits.command_timeout_secs);
-        match tokio::time::timeout(timeout, acceptor.accept(plain)).await {
+        // The handshake writes too: bounded like every other exchange (RFC 5321
+        // §4.5.3.2), and by the session's deadline.
+        let until = self.until(self.command_timeout());
+        match tokio::time::timeout_at(until, acceptor.accept(plain)).await {
             Ok(Ok(tls)) => {
                 self.wire.set_conn(Conn::Tls(Box::new(tls)));
                 self.tls = self.wire.conn().tls_info();
