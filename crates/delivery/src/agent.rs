@@ -5,13 +5,18 @@
 //!   of the same message at the same domain (RFC 5321 §5).
 //! - Concurrency is bounded twice: deliveries in all, and deliveries per destination
 //!   domain, so one slow receiver cannot take every slot and no receiver sees a flood.
+//!   The domain's slot is taken first and only then a global one, so deliveries
+//!   waiting for a busy domain hold no global slot and other domains keep flowing.
 //! - 2yz: delivered. 5yz or a null MX: failed, and one RFC 3464 notification per
 //!   message and round to the envelope sender. 4yz, timeouts and refused connections:
-//!   retried on the [`RetrySchedule`] until the lifetime ends, then failed and notified.
+//!   retried on the [`RetrySchedule`] until the lifetime ends, then failed (4.4.7)
+//!   and notified, quoting the last reply a server gave about the recipient.
 //! - Never a notification for a message with a null sender (a bounce), so bounces
 //!   cannot loop; notifications go out with a null sender themselves.
 //! - A state is written only after the attempt: a crash mid-delivery delivers that
-//!   copy again after restart (at least once, never lost).
+//!   copy again after restart (at least once, never lost). A state a notification
+//!   follows from is synced before the notification is queued, so a crash cannot make
+//!   a second one; a crash between the two loses that notification instead.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -21,8 +26,8 @@ use chrono::{DateTime, Utc};
 use sendwell_dns::Lookup;
 use sendwell_queue::local::LocalDelivery;
 use sendwell_queue::{
-    DeliveryStatus, Destination, Envelope as QueueEnvelope, QueueId, QueueStore, QueuedMessage,
-    Recipient, RecipientState,
+    DeliveryStatus, Destination, Durability, Envelope as QueueEnvelope, QueueId, QueueStore,
+    QueuedMessage, Recipient, RecipientState,
 };
 use tokio::sync::{Semaphore, mpsc};
 
@@ -160,6 +165,18 @@ fn now() -> u64 {
 
 fn datetime(unix: u64) -> DateTime<Utc> {
     DateTime::from_timestamp(i64::try_from(unix).unwrap_or(i64::MAX), 0).unwrap_or_default()
+}
+
+/// A lifetime in words for a notification: "5 days", "3 hours", "90 seconds".
+fn describe(d: Duration) -> String {
+    let s = d.as_secs();
+    let (n, unit) = match s {
+        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s >= 3_600 && s % 3_600 == 0 => (s / 3_600, "hour"),
+        s if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 fn domain_of(address: &str) -> String {
@@ -324,11 +341,14 @@ where
         data: Option<Arc<[u8]>>,
     ) -> Option<u64> {
         let id = m.envelope.id;
-        let Ok(_global) = self.global.acquire().await else {
-            return None;
-        };
+        // The destination's slot first, then a global one: a delivery waiting for a
+        // busy (or stalled) domain must not hold a global slot meanwhile, or a few
+        // slow domains would stop every other one.
         let domain_slots = self.domain_semaphore(domain);
         let Ok(_slot) = domain_slots.acquire().await else {
+            return None;
+        };
+        let Ok(_global) = self.global.acquire().await else {
             return None;
         };
         // The message as it is now, not as the scan saw it: another delivery of these
@@ -388,9 +408,19 @@ where
         let mut updates = Vec::with_capacity(indices.len());
         let mut bounced = Vec::new();
         let mut delayed = Vec::new();
-        for ((&i, address), outcome) in indices.iter().zip(&recipients).zip(&report.recipients) {
+        for (k, (&i, address)) in indices.iter().zip(&recipients).enumerate() {
+            let Some(outcome) = report.recipients.get(k) else {
+                continue;
+            };
             let mut st: RecipientState = m.state.recipients[i].clone();
             st.attempts += 1;
+            // The reply a server gave about this recipient now, if any; kept in the
+            // state so a later notification can still quote it (RFC 3464 §2.3.6).
+            let remote = report.replies.get(k).cloned().flatten();
+            if let Some(r) = &remote {
+                st.remote_reply = Some(r.reply.clone());
+                st.remote_mta = Some(r.host.clone());
+            }
             match outcome {
                 RecipientOutcome::Delivered { reply } => {
                     st.status = DeliveryStatus::Delivered;
@@ -398,22 +428,19 @@ where
                     st.next_attempt = None;
                     tracing::info!(queue_id = %id, recipient = %address, host = ?report.remote_host, outcome = "delivered", reply = %reply, "remote delivery");
                 }
-                RecipientOutcome::Failed {
-                    status,
-                    reason,
-                    remote,
-                } => {
+                RecipientOutcome::Failed { status, reason, .. } => {
                     st.status = DeliveryStatus::Failed;
                     st.last_reply = Some(reason.clone());
                     st.next_attempt = None;
                     tracing::warn!(queue_id = %id, recipient = %address, host = ?report.remote_host, outcome = "failed", status = %status, reason = %reason, "remote delivery");
+                    // Only this attempt's reply: an older one did not decide this.
                     bounced.push(DsnRecipient {
                         recipient: address.clone(),
                         action: Action::Failed,
                         status: status.clone(),
-                        diagnostic: remote.then(|| reason.clone()),
+                        diagnostic: remote.as_ref().map(|r| r.reply.clone()),
                         reason: reason.clone(),
-                        remote_mta: report.remote_host.clone(),
+                        remote_mta: remote.as_ref().map(|r| r.host.clone()),
                         last_attempt: Some(datetime(t)),
                         will_retry_until: None,
                     });
@@ -447,12 +474,9 @@ where
                                     recipient: address.clone(),
                                     action: Action::Delayed,
                                     status: status.clone(),
-                                    diagnostic: report
-                                        .remote_host
-                                        .is_some()
-                                        .then(|| reason.clone()),
+                                    diagnostic: st.remote_reply.clone(),
                                     reason: reason.clone(),
-                                    remote_mta: report.remote_host.clone(),
+                                    remote_mta: st.remote_mta.clone(),
                                     last_attempt: Some(datetime(t)),
                                     will_retry_until: Some(datetime(until)),
                                 });
@@ -461,16 +485,18 @@ where
                         NextStep::GiveUp => {
                             st.status = DeliveryStatus::Failed;
                             st.next_attempt = None;
-                            let days = self.config.retry.lifetime.as_secs() / 86_400;
+                            let lifetime = describe(self.config.retry.lifetime);
                             tracing::warn!(queue_id = %id, recipient = %address, outcome = "expired", reason = %reason, "remote delivery");
-                            // RFC 3463 §3.5: X.4.7 delivery time expired.
+                            // RFC 3463 §3.5: X.4.7 delivery time expired. The last reply
+                            // a server gave (maybe in an earlier attempt) is the
+                            // Diagnostic-Code; our own account stays in the prose.
                             bounced.push(DsnRecipient {
                                 recipient: address.clone(),
                                 action: Action::Failed,
                                 status: "4.4.7".into(),
-                                diagnostic: None,
-                                reason: format!("gave up after {days} days of temporary failures; the last one: {reason}"),
-                                remote_mta: report.remote_host.clone(),
+                                diagnostic: st.remote_reply.clone(),
+                                reason: format!("gave up after {lifetime} of temporary failures; the last one: {reason}"),
+                                remote_mta: st.remote_mta.clone(),
                                 last_attempt: Some(datetime(t)),
                                 will_retry_until: None,
                             });
@@ -480,15 +506,27 @@ where
             }
             updates.push((i, st));
         }
-        if let Err(e) = self.store.update_recipients(id, updates).await {
-            tracing::error!(queue_id = %id, error = %e, "cannot record delivery outcome");
-            return None;
-        }
+        // RFC 5321 §6.1: after acceptance, a delivery failure MUST be reported to the
+        // sender. The notification is queued (synced) first and the states that caused
+        // it are synced after it: a crash between the two leaves the recipients to be
+        // tried again, which at worst notifies twice; the other order could lose the
+        // notification for good. Plain retry bookkeeping is written lazily.
+        let notifies =
+            !m.envelope.sender.is_empty() && (!bounced.is_empty() || !delayed.is_empty());
         if !bounced.is_empty() {
             self.notify_sender(m, &data, &bounced).await;
         }
         if !delayed.is_empty() {
             self.notify_sender(m, &data, &delayed).await;
+        }
+        let durability = if notifies {
+            Durability::Synced
+        } else {
+            Durability::Lazy
+        };
+        if let Err(e) = self.store.update_recipients(id, updates, durability).await {
+            tracing::error!(queue_id = %id, error = %e, "cannot record delivery outcome");
+            return None;
         }
         retry_at
     }

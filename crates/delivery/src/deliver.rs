@@ -9,12 +9,18 @@
 //!
 //! All recipients of one domain go in one transaction (the caller groups them). Once a
 //! server has answered the transaction, its per-recipient verdicts stand: a recipient
-//! refused with 4xx is retried later, not at the next MX (as Postfix does).
+//! refused with 4xx is retried later, not at the next MX (as Postfix does). The same
+//! holds when the whole message was sent and the reply to its end never came: the
+//! server may have it, so the recipients wait for the next scheduled retry rather than
+//! go to another server, or a fresh session, in the same run (RFC 5321 §4.5.3.2.6,
+//! §6.1). Only a session that ended before the message was sent (a [`SessionError`])
+//! moves on to the next address.
 
 use std::net::{IpAddr, SocketAddr};
 
 use sendwell_dns::Lookup;
 
+use crate::client::transaction::refused_addresses;
 use crate::client::{ClientConfig, Envelope, RecipientOutcome, Session, SessionError};
 use crate::route::{MxHost, Route, RouteError, resolve_route};
 
@@ -40,8 +46,72 @@ pub struct DeliveryReport {
     pub recipients: Vec<RecipientOutcome>,
     /// Every connection tried, in order.
     pub attempts: Vec<HostAttempt>,
-    /// The host that answered the transaction (`Remote-MTA` in a DSN).
+    /// The host that answered the transaction.
     pub remote_host: Option<String>,
+    /// Per recipient (same order as `recipients`), the last server reply that bears on
+    /// its outcome and the host that gave it: the reply that decided it in the
+    /// transaction, or a refusal of the session (a 554 greeting). `None` when no
+    /// server said anything about it (a null MX, no connection). A DSN quotes it as
+    /// `Diagnostic-Code: smtp; <reply>` and `Remote-MTA: dns; <host>` (RFC 3464
+    /// §2.3.6, §2.3.5).
+    pub replies: Vec<Option<RemoteReply>>,
+}
+
+/// A server's reply, on one line, and the MX host that gave it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteReply {
+    /// The MX host name.
+    pub host: String,
+    /// The reply, as [`crate::client::reply_line`] writes it: `554 5.7.1 go away`.
+    pub reply: String,
+}
+
+impl DeliveryReport {
+    fn decided(
+        domain: &str,
+        host: &str,
+        recipients: Vec<RecipientOutcome>,
+        replies: Vec<Option<String>>,
+        attempts: Vec<HostAttempt>,
+    ) -> Self {
+        DeliveryReport {
+            domain: domain.to_string(),
+            recipients,
+            attempts,
+            remote_host: Some(host.to_string()),
+            replies: replies
+                .into_iter()
+                .map(|r| {
+                    r.map(|reply| RemoteReply {
+                        host: host.to_string(),
+                        reply,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// Nothing to send: every recipient was decided before any connection (addresses
+    /// that cannot be written, or a route error).
+    fn local(domain: &str, recipients: Vec<RecipientOutcome>) -> Self {
+        let n = recipients.len();
+        DeliveryReport {
+            domain: domain.to_string(),
+            recipients,
+            attempts: Vec::new(),
+            remote_host: None,
+            replies: vec![None; n],
+        }
+    }
+}
+
+/// When every recipient is refused before sending (RFC 5321 §4.1.2 addresses), their
+/// outcomes: then no connection is made at all.
+fn refused_before_sending(envelope: &Envelope<'_>) -> Option<Vec<RecipientOutcome>> {
+    refused_addresses(envelope)
+        .into_iter()
+        .map(|d| d.map(|(outcome, _)| outcome))
+        .collect()
 }
 
 /// Most addresses tried in one delivery run, across all MX hosts (bounded work for a
@@ -70,10 +140,15 @@ pub async fn deliver_cached<L: Lookup>(
     message: &[u8],
     cache: Option<&SessionCache>,
 ) -> DeliveryReport {
+    if let Some(outcomes) = refused_before_sending(&envelope) {
+        return DeliveryReport::local(domain, outcomes);
+    }
     if let Some(cache) = cache {
         while let Some(mut session) = cache.take(domain) {
             // RSET proves the session alive and outside any transaction; a cached
-            // session that fails is dropped and the delivery goes on as if uncached.
+            // session that fails before the message is sent is dropped and the
+            // delivery goes on as if uncached. A transaction that reached the end of
+            // data is an outcome (`Ok`), even when its reply never came.
             if !session.reset().await {
                 continue;
             }
@@ -84,13 +159,16 @@ pub async fn deliver_cached<L: Lookup>(
                     error: None,
                     tls: report.tls.clone(),
                 };
-                cache.put(domain, session);
-                return DeliveryReport {
-                    domain: domain.to_string(),
-                    recipients: report.recipients,
-                    attempts: vec![attempt],
-                    remote_host: Some(report.host),
-                };
+                if session.is_reusable() {
+                    cache.put(domain, session);
+                }
+                return DeliveryReport::decided(
+                    domain,
+                    &report.host,
+                    report.recipients,
+                    report.replies,
+                    vec![attempt],
+                );
             }
         }
     }
@@ -103,12 +181,7 @@ pub async fn deliver_cached<L: Lookup>(
     .await
     {
         Ok(route) => deliver_via_cached(&route, config, envelope, message, cache).await,
-        Err(e) => DeliveryReport {
-            domain: domain.to_string(),
-            recipients: vec![route_outcome(&e); envelope.recipients.len()],
-            attempts: Vec::new(),
-            remote_host: None,
-        },
+        Err(e) => DeliveryReport::local(domain, vec![route_outcome(&e); envelope.recipients.len()]),
     }
 }
 
@@ -144,8 +217,13 @@ async fn deliver_via_cached(
     message: &[u8],
     cache: Option<&SessionCache>,
 ) -> DeliveryReport {
+    if let Some(outcomes) = refused_before_sending(&envelope) {
+        return DeliveryReport::local(&route.domain, outcomes);
+    }
     let mut attempts = Vec::new();
     let mut errors: Vec<SessionError> = Vec::new();
+    // The last refusal of a session (greeting, EHLO, AUTH) and who gave it.
+    let mut last_remote: Option<RemoteReply> = None;
     // Collected first: an iterator of closures held across `.await` would make the
     // future not `Send` for every lifetime (the agent spawns it).
     let addresses: Vec<(&MxHost, IpAddr)> = route
@@ -167,7 +245,8 @@ async fn deliver_via_cached(
                         .hosts
                         .first()
                         .is_some_and(|first| first.preference == host.preference);
-                    if sent.is_ok() {
+                    // A session out of step (no reply to the end of data) is dropped.
+                    if sent.is_ok() && session.is_reusable() {
                         match cache {
                             Some(cache) if most_preferred => cache.put(&route.domain, session),
                             _ => session.quit().await,
@@ -187,14 +266,21 @@ async fn deliver_via_cached(
                         tls: report.tls.clone(),
                     });
                     tracing::debug!(host = %host.name, %sockaddr, tls = ?report.tls, "transaction completed");
-                    return DeliveryReport {
-                        domain: route.domain.clone(),
-                        recipients: report.recipients,
+                    return DeliveryReport::decided(
+                        &route.domain,
+                        &host.name,
+                        report.recipients,
+                        report.replies,
                         attempts,
-                        remote_host: Some(host.name.clone()),
-                    };
+                    );
                 }
                 Err(e) => {
+                    if let SessionError::Refused { reply, .. } = &e {
+                        last_remote = Some(RemoteReply {
+                            host: host.name.clone(),
+                            reply: reply.clone(),
+                        });
+                    }
                     tracing::info!(host = %host.name, %sockaddr, error = %e, "delivery attempt failed");
                     attempts.push(HostAttempt {
                         host: host.name.clone(),
@@ -218,15 +304,12 @@ async fn deliver_via_cached(
     // No server completed the transaction. Permanent only if every server said so.
     let outcome = match errors.last() {
         Some(last) if errors.iter().all(SessionError::is_permanent) => RecipientOutcome::Failed {
-            status: "5.0.0".into(),
+            status: status_of(last, '5'),
             reason: last.to_string(),
             remote: true,
         },
         Some(last) => RecipientOutcome::Deferred {
-            status: match last {
-                SessionError::TlsRequired(_) => "4.7.5".into(),
-                _ => "4.4.1".into(),
-            },
+            status: status_of(last, '4'),
             reason: last.to_string(),
         },
         None => RecipientOutcome::Deferred {
@@ -234,12 +317,41 @@ async fn deliver_via_cached(
             reason: "no address to try".into(),
         },
     };
+    let n = envelope.recipients.len();
     DeliveryReport {
         domain: route.domain.clone(),
-        recipients: vec![outcome; envelope.recipients.len()],
+        recipients: vec![outcome; n],
         attempts,
         remote_host: None,
+        replies: vec![last_remote; n],
     }
+}
+
+/// The RFC 3463 status for a session that ended in `e`, of class `class` (4 or 5).
+fn status_of(e: &SessionError, class: char) -> String {
+    let own = match e {
+        // The server's own enhanced code, when its refusal carried one of this class.
+        SessionError::Refused { reply, .. } => reply
+            .split_whitespace()
+            .nth(1)
+            .filter(|s| {
+                s.starts_with(class) && s.parse::<sendwell_smtp::EnhancedStatusCode>().is_ok()
+            })
+            .map(str::to_string),
+        _ => None,
+    };
+    own.unwrap_or_else(|| {
+        match (class, e) {
+            // RFC 3463 §3.8: X.7.5 cryptographic failure (TLS required, not had).
+            ('4', SessionError::TlsRequired(_)) => "4.7.5",
+            // RFC 3463 §3.6: X.5.0 other or undefined protocol status.
+            ('4', SessionError::Protocol(_)) => "4.5.0",
+            // RFC 3463 §3.5: X.4.1 no answer from host.
+            ('4', _) => "4.4.1",
+            _ => "5.0.0",
+        }
+        .to_string()
+    })
 }
 
 /// Open sessions kept for the next message, per destination domain.

@@ -39,11 +39,15 @@ pub struct DsnRecipient {
     pub action: Action,
     /// RFC 3463 status, e.g. `5.1.1`.
     pub status: String,
-    /// The remote server's reply on one line (`Diagnostic-Code: smtp; ...`), if any.
+    /// A remote server's reply, verbatim on one line, nothing added: RFC 3464 §2.3.6
+    /// `Diagnostic-Code: smtp; <reply>`. `None` when no server said anything about the
+    /// recipient (a null MX, no connection): then `reason` goes there as an
+    /// `X-Sendwell` diagnostic.
     pub diagnostic: Option<String>,
-    /// Our own explanation when there is no remote reply (e.g. a null MX).
+    /// Our own explanation, for the human-readable part (and the diagnostic when
+    /// there is no remote reply).
     pub reason: String,
-    /// The server that answered (`Remote-MTA: dns; ...`).
+    /// The server that gave `diagnostic` (RFC 3464 §2.3.5 `Remote-MTA: dns; ...`).
     pub remote_mta: Option<String>,
     /// When the last attempt was made.
     pub last_attempt: Option<DateTime<Utc>>,
@@ -148,10 +152,25 @@ pub fn build(dsn: &Dsn<'_>, now: DateTime<Utc>) -> Option<Vec<u8>> {
         m.push_str("Your message has not been delivered yet to one or more recipients.\r\nThe mail system will keep trying; you do not need to resend it.\r\n\r\n");
     }
     for r in dsn.recipients {
-        let why = r.diagnostic.as_deref().unwrap_or(&r.reason);
-        m.push_str(&format!("<{}>: {}\r\n", clean(&r.recipient), clean(why)));
-        if let Some(host) = &r.remote_mta {
-            m.push_str(&format!("    (the server {} said this)\r\n", clean(host)));
+        // Our own account here; the server's reply verbatim beside it, as in part 2.
+        m.push_str(&format!(
+            "<{}>: {}\r\n",
+            clean(&r.recipient),
+            clean(&r.reason)
+        ));
+        match (&r.diagnostic, &r.remote_mta) {
+            (Some(reply), host) if *reply != r.reason => {
+                let who = host.as_deref().map(clean);
+                m.push_str(&format!(
+                    "    The server {}said: {}\r\n",
+                    who.map(|h| format!("{h} ")).unwrap_or_default(),
+                    clean(reply)
+                ));
+            }
+            (Some(_), Some(host)) => {
+                m.push_str(&format!("    (the server {} said this)\r\n", clean(host)));
+            }
+            _ => {}
         }
         if let Some(until) = r.will_retry_until {
             m.push_str(&format!(
@@ -262,6 +281,36 @@ mod tests {
         assert!(
             !text.contains('\n') || text.split('\n').all(|l| l.is_empty() || l.ends_with('\r'))
         );
+    }
+
+    #[test]
+    fn prose_stays_in_the_human_part() {
+        let mut r = recipient(Action::Failed);
+        r.status = "5.7.1".into();
+        r.reason = "the server refused the session: 554 5.7.1 go away".into();
+        r.diagnostic = Some("554 5.7.1 go away".into());
+        let recipients = [r];
+        let dsn = Dsn {
+            reporting_mta: "mail.example.org",
+            to: "a@example.org",
+            arrival: Utc::now(),
+            queue_id: "Q",
+            recipients: &recipients,
+            original: b"Subject: x\r\n\r\nbody",
+        };
+        let text = String::from_utf8(build(&dsn, Utc::now()).unwrap()).unwrap();
+        let (human, machine) = text.split_once("message/delivery-status").unwrap();
+        // RFC 3464 §2.3.6: the reply itself, nothing before it.
+        assert!(
+            machine
+                .split("\r\n")
+                .any(|l| l == "Diagnostic-Code: smtp; 554 5.7.1 go away"),
+            "{machine}"
+        );
+        assert!(machine.contains("Remote-MTA: dns; mx.example.net\r\n"));
+        assert!(!machine.contains("refused the session"), "{machine}");
+        assert!(human.contains("refused the session"), "{human}");
+        assert!(human.contains("The server mx.example.net said: 554 5.7.1 go away"));
     }
 
     #[test]

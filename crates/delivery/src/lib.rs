@@ -36,6 +36,6 @@ pub use client::{
     TransactionReport,
 };
 pub use deliver::{
-    DeliveryReport, HostAttempt, SessionCache, deliver, deliver_cached, deliver_via,
+    DeliveryReport, HostAttempt, RemoteReply, SessionCache, deliver, deliver_cached, deliver_via,
 };
 pub use route::{AddressPreference, MxHost, Route, RouteError, resolve_route};

@@ -1,10 +1,17 @@
 //! The remote delivery agent end to end on loopback: the real file queue, smtp-sink
-//! as the receiving server (its faults chosen by its options), routes from a zone.
+//! as the receiving server (its faults chosen by its options) or a scripted server
+//! (`support`) for faults no real server offers, routes from a zone.
 //! Checked: delivered once and gone from the queue; a 4xx then 2xx delivers once; a
 //! 5xx bounces with an RFC 3464 notification into the sender's local mailbox; a
-//! message whose sender is null never bounces.
+//! message whose sender is null never bounces; the end of the lifetime bounces once
+//! with 4.4.7 quoting the last reply; a refused greeting is quoted verbatim; a stalled
+//! domain holds one connection and no other domain waits for it; a domain that
+//! requires TLS gets nothing in cleartext; states a notification follows from are
+//! synced before it is queued.
 
-use std::sync::Arc;
+mod support;
+
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sendwell_delivery::agent::{AgentConfig, BounceRoute, RemoteDelivery};
@@ -13,9 +20,11 @@ use sendwell_delivery::retry::RetrySchedule;
 use sendwell_dns::MockLookup;
 use sendwell_queue::local::LocalDelivery;
 use sendwell_queue::{
-    DeliveryStatus, Destination, Envelope, FileStore, QueueId, QueueStore, Recipient,
+    DeliveryStatus, Destination, Durability, Envelope, FileStore, QueueError, QueueId, QueueStore,
+    QueuedMessage, Recipient, RecipientState,
 };
 use sendwell_testkit::{SmtpSink, TempDir, free_port};
+use support::{FakeMx, Script};
 
 const MESSAGE: &[u8] = b"From: alice@sender.test\r\nTo: bob@receiver.test\r\nSubject: queued\r\n\
 Message-ID: <q1@sender.test>\r\n\r\nHello from the queue.\r\n";
@@ -23,6 +32,8 @@ Message-ID: <q1@sender.test>\r\n\r\nHello from the queue.\r\n";
 fn zone() -> MockLookup {
     MockLookup::from_zone(
         "receiver.test MX 10 mx.receiver.test\nmx.receiver.test A 127.0.0.1\n\
+         other.test MX 10 mx.receiver.test\n\
+         slow.test MX 10 mx.slow.test\nmx.slow.test A 127.0.0.2\n\
          null.test MX 0 .\n",
     )
     .unwrap()
@@ -315,4 +326,395 @@ async fn one_delay_notice_then_delivery() {
     wait_until("delivery", || accepting.messages().len() == 1).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(count(), 1, "no failure notice after delivery");
+}
+
+/// The notifications in `sender`'s local mailbox.
+fn notices(mail_root: &std::path::Path, sender: &str) -> Vec<String> {
+    let inbox = sendwell_queue::maildir::mailbox_path(mail_root, sender).join("new");
+    std::fs::read_dir(&inbox)
+        .map(|d| {
+            d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn has_line(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l.trim_end_matches('\r') == line)
+}
+
+/// RFC 5321 §4.5.4.1: when the lifetime ends, one notification (RFC 3464) with status
+/// 4.4.7 (RFC 3463 §3.5), quoting the last reply a server gave, verbatim, and its host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_end_of_the_lifetime_bounces_once_with_4_4_7() {
+    let dir = TempDir::new("agent-expiry");
+    let (store, _) = FileStore::open(&dir.path().join("queue")).unwrap();
+    let mail_root = dir.path().join("mail");
+    let local = LocalDelivery::spawn(store.clone(), mail_root.clone(), "mail.sender.test".into());
+    let mx = FakeMx::start(
+        [127, 0, 0, 1].into(),
+        0,
+        Script {
+            rcpt: "451 4.7.1 greylisted, come back later",
+            ..Script::default()
+        },
+    )
+    .await;
+    let mut config = agent_config(mx.addr().port());
+    config.retry.lifetime = Duration::from_secs(2);
+    config.delay_notice = None;
+    let agent = RemoteDelivery::spawn(
+        store.clone(),
+        Arc::new(zone()),
+        config,
+        bounce_route(),
+        Some(local),
+    );
+    let env = envelope("alice@sender.test", &["bob@receiver.test"]);
+    let id = env.id;
+    store.enqueue(env, MESSAGE.into()).await.unwrap();
+    agent.notify(id, None);
+    wait_until("the expiry notice", || {
+        !notices(&mail_root, "alice@sender.test").is_empty()
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.get(id).await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the message stays queued");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // More scans pass: still exactly one notice.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let all = notices(&mail_root, "alice@sender.test");
+    assert_eq!(all.len(), 1, "{all:?}");
+    let notice = &all[0];
+    for line in [
+        "Action: failed",
+        "Status: 4.4.7",
+        "Final-Recipient: rfc822; bob@receiver.test",
+        "Remote-MTA: dns; mx.receiver.test",
+        "Diagnostic-Code: smtp; 451 4.7.1 greylisted, come back later",
+    ] {
+        assert!(has_line(notice, line), "missing {line:?} in\n{notice}");
+    }
+    assert!(notice.contains("gave up after 2 seconds"), "{notice}");
+    assert!(mx.lines().iter().filter(|l| l.starts_with("RCPT")).count() >= 2);
+}
+
+/// A session refused at the greeting: the DSN quotes the reply verbatim in
+/// `Diagnostic-Code: smtp;` and names the host in `Remote-MTA` (RFC 3464 §2.3.5,
+/// §2.3.6); prose stays in the human-readable part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_greeting_is_quoted_verbatim() {
+    let dir = TempDir::new("agent-greeting");
+    let (store, _) = FileStore::open(&dir.path().join("queue")).unwrap();
+    let mail_root = dir.path().join("mail");
+    let local = LocalDelivery::spawn(store.clone(), mail_root.clone(), "mail.sender.test".into());
+    let mx = FakeMx::start(
+        [127, 0, 0, 1].into(),
+        0,
+        Script {
+            greeting: Some("554 5.7.1 no mail from you"),
+            ..Script::default()
+        },
+    )
+    .await;
+    let agent = RemoteDelivery::spawn(
+        store.clone(),
+        Arc::new(zone()),
+        agent_config(mx.addr().port()),
+        bounce_route(),
+        Some(local),
+    );
+    let env = envelope("alice@sender.test", &["bob@receiver.test"]);
+    let id = env.id;
+    store.enqueue(env, MESSAGE.into()).await.unwrap();
+    agent.notify(id, None);
+    wait_until("the notice", || {
+        !notices(&mail_root, "alice@sender.test").is_empty()
+    })
+    .await;
+    let notice = &notices(&mail_root, "alice@sender.test")[0];
+    for line in [
+        "Action: failed",
+        "Status: 5.7.1",
+        "Remote-MTA: dns; mx.receiver.test",
+        "Diagnostic-Code: smtp; 554 5.7.1 no mail from you",
+    ] {
+        assert!(has_line(notice, line), "missing {line:?} in\n{notice}");
+    }
+    assert!(notice.contains("refused the session"), "{notice}");
+}
+
+/// Concurrency per destination: with one slot per domain and two in all, three
+/// messages for a domain whose server never greets take one connection there, and
+/// mail for another domain is still delivered (the waiting ones hold no global slot).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_domain_does_not_starve_the_others() {
+    let dir = TempDir::new("agent-starve");
+    let (store, _) = FileStore::open(&dir.path().join("queue")).unwrap();
+    let fast = FakeMx::start([127, 0, 0, 1].into(), 0, Script::default()).await;
+    let port = fast.addr().port();
+    let stalled = FakeMx::start(
+        [127, 0, 0, 2].into(),
+        port,
+        Script {
+            greeting: None,
+            ..Script::default()
+        },
+    )
+    .await;
+    let mut config = agent_config(port);
+    config.max_concurrent = 2;
+    config.max_per_domain = 1;
+    let agent = RemoteDelivery::spawn(
+        store.clone(),
+        Arc::new(zone()),
+        config,
+        bounce_route(),
+        None,
+    );
+    for _ in 0..3 {
+        let env = envelope("alice@sender.test", &["bob@slow.test"]);
+        let id = env.id;
+        store.enqueue(env, MESSAGE.into()).await.unwrap();
+        agent.notify(id, None);
+    }
+    wait_until("a connection to the stalled server", || {
+        stalled.connections() >= 1
+    })
+    .await;
+    // Let the other two deliveries for slow.test queue up for their slots.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let env = envelope("alice@sender.test", &["carol@receiver.test"]);
+    let id = env.id;
+    store.enqueue(env, MESSAGE.into()).await.unwrap();
+    agent.notify(id, None);
+    wait_until("delivery to the other domain", || {
+        fast.messages().len() == 1
+    })
+    .await;
+    assert_eq!(
+        stalled.connections(),
+        1,
+        "one connection per domain at most"
+    );
+}
+
+/// `tls_per_domain`: a domain that requires TLS gets nothing from a server without
+/// STARTTLS (deferred, and the reason says TLS was required); another domain at the
+/// same server, without the requirement, is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_required_for_a_domain_is_applied() {
+    let dir = TempDir::new("agent-tls");
+    let (store, _) = FileStore::open(&dir.path().join("queue")).unwrap();
+    let mx = FakeMx::start([127, 0, 0, 1].into(), 0, Script::default()).await;
+    let mut config = agent_config(mx.addr().port());
+    config
+        .tls_per_domain
+        .insert("receiver.test".into(), TlsPolicy::Required);
+    let agent = RemoteDelivery::spawn(
+        store.clone(),
+        Arc::new(zone()),
+        config,
+        bounce_route(),
+        None,
+    );
+    let env = envelope(
+        "alice@sender.test",
+        &["bob@receiver.test", "carol@other.test"],
+    );
+    let id = env.id;
+    store.enqueue(env, MESSAGE.into()).await.unwrap();
+    agent.notify(id, None);
+    wait_until("delivery to other.test", || mx.messages().len() == 1).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let bob = loop {
+        let m = store.get(id).await.unwrap().expect("bob is still queued");
+        let bob = m.state.recipients[0].clone();
+        if bob.attempts >= 1 && m.state.recipients[1].is_finished() {
+            break bob;
+        }
+        assert!(Instant::now() < deadline, "no attempt recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(bob.status, DeliveryStatus::Queued);
+    assert!(
+        bob.last_reply
+            .as_deref()
+            .unwrap_or("")
+            .contains("TLS required"),
+        "{bob:?}"
+    );
+    let lines = mx.lines();
+    assert!(
+        !lines.iter().any(|l| l.contains("bob@receiver.test")),
+        "{lines:?}"
+    );
+}
+
+/// Everything the agent asks of the queue, in order.
+#[derive(Clone, Debug)]
+enum Event {
+    Update {
+        id: QueueId,
+        durability: Durability,
+        states: Vec<RecipientState>,
+    },
+    Enqueue {
+        sender: String,
+        to: String,
+    },
+}
+
+/// A [`FileStore`] that records the agent's writes.
+#[derive(Clone)]
+struct Recording {
+    inner: FileStore,
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+impl QueueStore for Recording {
+    async fn enqueue(&self, envelope: Envelope, data: Arc<[u8]>) -> Result<(), QueueError> {
+        self.events.lock().unwrap().push(Event::Enqueue {
+            sender: envelope.sender.clone(),
+            to: envelope.recipients[0].address.clone(),
+        });
+        self.inner.enqueue(envelope, data).await
+    }
+    async fn list(&self) -> Result<Vec<QueuedMessage>, QueueError> {
+        self.inner.list().await
+    }
+    async fn get(&self, id: QueueId) -> Result<Option<QueuedMessage>, QueueError> {
+        self.inner.get(id).await
+    }
+    async fn read_data(&self, id: QueueId) -> Result<Vec<u8>, QueueError> {
+        self.inner.read_data(id).await
+    }
+    async fn update_recipients(
+        &self,
+        id: QueueId,
+        updates: Vec<(usize, RecipientState)>,
+        durability: Durability,
+    ) -> Result<bool, QueueError> {
+        self.events.lock().unwrap().push(Event::Update {
+            id,
+            durability,
+            states: updates.iter().map(|(_, s)| s.clone()).collect(),
+        });
+        self.inner.update_recipients(id, updates, durability).await
+    }
+    async fn delete(&self, id: QueueId) -> Result<bool, QueueError> {
+        self.inner.delete(id).await
+    }
+    async fn retry_now(&self, id: QueueId) -> Result<bool, QueueError> {
+        self.inner.retry_now(id).await
+    }
+}
+
+/// RFC 5321 §6.1: a notification is queued (durably) before the state it follows from
+/// (a recipient failed, a delay notice sent), and that state is then written `Synced`:
+/// a crash in between can only make it be sent twice, never lost; a plain deferral is
+/// written `Lazy`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_are_queued_before_their_states_are_synced() {
+    let dir = TempDir::new("agent-sync");
+    let (inner, _) = FileStore::open(&dir.path().join("queue")).unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let store = Recording {
+        inner,
+        events: Arc::clone(&events),
+    };
+    let mx = FakeMx::start(
+        [127, 0, 0, 1].into(),
+        0,
+        Script {
+            rcpt_for: vec![
+                ("nobody@", "550 5.1.1 no such user"),
+                ("later@", "451 4.7.1 greylisted"),
+            ],
+            ..Script::default()
+        },
+    )
+    .await;
+    let mut config = agent_config(mx.addr().port());
+    config.delay_notice = Some(Duration::ZERO);
+    let agent = RemoteDelivery::spawn(
+        store.clone(),
+        Arc::new(zone()),
+        config,
+        bounce_route(),
+        None,
+    );
+    let failing = envelope("alice@sender.test", &["nobody@receiver.test"]);
+    let deferred = envelope("bert@sender.test", &["later@receiver.test"]);
+    let (failing_id, deferred_id) = (failing.id, deferred.id);
+    for env in [failing, deferred] {
+        let id = env.id;
+        store.enqueue(env, MESSAGE.into()).await.unwrap();
+        agent.notify(id, None);
+    }
+    // Two attempts at the deferred one: the first sends the delay notice.
+    let updates_of = |id: QueueId| {
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e, Event::Update { id: i, .. } if *i == id))
+            .count()
+    };
+    wait_until("two attempts", || updates_of(deferred_id) >= 2).await;
+    wait_until("the bounce", || updates_of(failing_id) >= 1).await;
+    let events = events.lock().unwrap().clone();
+    let position = |f: &dyn Fn(&Event) -> bool| events.iter().position(f);
+    let notice_to = |to: &'static str| move |e: &Event| matches!(e, Event::Enqueue { sender, to: t } if sender.is_empty() && t == to);
+
+    let failed = position(&|e| {
+        matches!(e, Event::Update { id, states, .. } if *id == failing_id && states[0].status == DeliveryStatus::Failed)
+    })
+    .expect("the failure was recorded");
+    let bounce = position(&notice_to("alice@sender.test")).expect("a bounce was queued");
+    assert!(bounce < failed, "{events:#?}");
+    assert!(
+        matches!(
+            events[failed],
+            Event::Update {
+                durability: Durability::Synced,
+                ..
+            }
+        ),
+        "{events:#?}"
+    );
+
+    let deferrals: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e, Event::Update { id, .. } if *id == deferred_id))
+        .map(|(i, _)| i)
+        .collect();
+    let notice = position(&notice_to("bert@sender.test")).expect("a delay notice was queued");
+    let first = deferrals[0];
+    assert!(
+        matches!(&events[first], Event::Update { durability: Durability::Synced, states, .. } if states[0].delay_notified),
+        "{events:#?}"
+    );
+    assert!(notice < first, "{events:#?}");
+    assert!(
+        matches!(
+            events[deferrals[1]],
+            Event::Update {
+                durability: Durability::Lazy,
+                ..
+            }
+        ),
+        "{events:#?}"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::Enqueue { sender, .. } if sender.is_empty()))
+            .count(),
+        2,
+        "one bounce and one delay notice: {events:#?}"
+    );
 }

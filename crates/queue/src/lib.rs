@@ -74,6 +74,15 @@ pub enum QueueError {
     Damaged(QueueId),
 }
 
+/// How soon a state change must reach stable storage ([`QueueStore::update_recipients`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// On stable storage before the call returns.
+    Synced,
+    /// Visible at once, on stable storage eventually; a crash may lose it.
+    Lazy,
+}
+
 /// The queue as the server and the delivery agents see it.
 ///
 /// Implementations: [`FileStore`]. Every method is async so a networked backend
@@ -103,13 +112,25 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Record the outcome of delivery attempts: each `(index, state)` replaces the
     /// state of recipient `index` (in [`Envelope::recipients`] order); other
     /// recipients keep theirs, so agents for different recipients of one message do
-    /// not overwrite each other. Durable when this returns. A message whose
-    /// recipients are all finished leaves the queue. Returns false when there is no
-    /// such message.
+    /// not overwrite each other. A message whose recipients are all finished leaves
+    /// the queue. Returns false when there is no such message.
+    ///
+    /// What is on stable storage when this returns depends on `durability`:
+    /// - [`Durability::Synced`]: the new state, data and directory entry. Use it
+    ///   before anything that must not happen twice follows from the state, namely
+    ///   queueing a notification (a recipient `Failed`, or `delay_notified` set): a
+    ///   crash after the notification was queued then cannot make the recipient be
+    ///   tried, and notified about, again.
+    /// - [`Durability::Lazy`]: the new state is visible to every reader at once but
+    ///   may be lost in a crash, leaving the previous state: a recipient then counts as
+    ///   not yet tried (delivery is at least once, as with every MTA). For retry
+    ///   bookkeeping and deliveries, where syncing each outcome would serialise the
+    ///   delivery agents.
     fn update_recipients(
         &self,
         id: QueueId,
         updates: Vec<(usize, RecipientState)>,
+        durability: Durability,
     ) -> impl Future<Output = Result<bool, QueueError>> + Send;
 
     /// Remove a message without delivering it (`sendwell queue delete`). Returns false

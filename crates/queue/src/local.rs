@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::maildir;
 use crate::message::{DeliveryStatus, Destination, QueuedMessage, RecipientState};
-use crate::{QueueId, QueueStore};
+use crate::{Durability, QueueId, QueueStore};
 
 /// How long a local delivery that failed (a full disk, say) waits before the next try.
 pub const LOCAL_RETRY: Duration = Duration::from_secs(300);
@@ -164,7 +164,8 @@ async fn deliver<S: QueueStore>(
     .await;
     match outcome {
         Ok(updates) => {
-            if let Err(e) = store.update_recipients(id, updates).await {
+            // Lazy: a lost outcome only means the mailbox copy is written again.
+            if let Err(e) = store.update_recipients(id, updates, Durability::Lazy).await {
                 tracing::error!(queue_id = %id, error = %e, "cannot record local delivery");
             }
         }

@@ -91,6 +91,15 @@ pub struct RecipientState {
     /// one per recipient.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delay_notified: bool,
+    /// The last reply a remote server gave about this recipient, on one line, as the
+    /// server wrote it (`451 4.7.1 greylisted`): kept across attempts that got no
+    /// reply (a timeout), so a notification when the lifetime ends can quote it
+    /// (RFC 3464 §2.3.6 `Diagnostic-Code: smtp;`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_reply: Option<String>,
+    /// The host that gave `remote_reply` (RFC 3464 §2.3.5 `Remote-MTA: dns;`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_mta: Option<String>,
 }
 
 impl RecipientState {
@@ -102,6 +111,8 @@ impl RecipientState {
             last_reply: None,
             next_attempt: None,
             delay_notified: false,
+            remote_reply: None,
+            remote_mta: None,
         }
     }
 

@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime};
 use crate::message::{DeliveryStatus, Envelope, MessageState, QueuedMessage, RecipientState};
 use crate::record::{self, Damage, KIND_MESSAGE};
 use crate::state::{self, StateLock};
-use crate::{QueueError, QueueId, QueueStore};
+use crate::{Durability, QueueError, QueueId, QueueStore};
 
 /// A segment is closed and a new one started past this size.
 const SEGMENT_MAX: u64 = 16 * 1024 * 1024;
@@ -333,6 +333,7 @@ impl FileStore {
         if !f(&mut state) {
             return Ok(true);
         }
+        let durable = durable || state::holds_notified_fact(&state);
         state::write(&shared.dir, id, &state, durable)?;
         let mtime = state_mtime(&shared.dir, id);
         let mut index = shared.lock();
@@ -663,10 +664,12 @@ impl QueueStore for FileStore {
         &self,
         id: QueueId,
         updates: Vec<(usize, RecipientState)>,
+        durability: Durability,
     ) -> Result<bool, QueueError> {
         let store = self.clone();
+        let durable = durability == Durability::Synced;
         tokio::task::spawn_blocking(move || {
-            store.update(id, false, |s| {
+            store.update(id, durable, |s| {
                 for (i, r) in updates {
                     if let Some(slot) = s.recipients.get_mut(i) {
                         *slot = r;
@@ -851,16 +854,21 @@ mod tests {
                 last_reply: Some("250 ok".into()),
                 next_attempt: None,
                 delay_notified: false,
+                remote_reply: None,
+                remote_mta: None,
             };
             assert!(
                 store
-                    .update_recipients(*id, vec![(0, done.clone())])
+                    .update_recipients(*id, vec![(0, done.clone())], Durability::Lazy)
                     .await
                     .unwrap()
             );
             // One recipient still queued: the message stays.
             assert!(store.get(*id).await.unwrap().is_some());
-            store.update_recipients(*id, vec![(1, done)]).await.unwrap();
+            store
+                .update_recipients(*id, vec![(1, done)], Durability::Lazy)
+                .await
+                .unwrap();
             assert!(store.get(*id).await.unwrap().is_none());
         }
         assert!(store.list().await.unwrap().is_empty());

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::message::MessageState;
+use crate::message::{DeliveryStatus, MessageState};
 use crate::record;
 use crate::{QueueError, QueueId};
 
@@ -56,14 +56,27 @@ pub(crate) fn read(queue_dir: &Path, id: QueueId) -> Result<Option<MessageState>
     }
 }
 
+/// True when `state` holds a fact a notification was sent on: a recipient `Failed`
+/// (a bounce was queued) or `delay_notified` (a delay notice was). Such a state is
+/// only ever replaced durably: a lazy replacement that a crash tore would read as no
+/// state at all, the recipient would be tried again, and its sender notified twice.
+pub(crate) fn holds_notified_fact(state: &MessageState) -> bool {
+    state
+        .recipients
+        .iter()
+        .any(|r| r.status == DeliveryStatus::Failed || r.delay_notified)
+}
+
 /// Replace a state file atomically; with `durable`, also on stable storage before this
 /// returns (data and directory entry synced).
 ///
-/// Delivery outcomes are written without the syncs: losing one in a crash only means the
-/// recipient is tried again (delivery is at least once, as with every MTA; Postfix does
-/// not sync after a delivery either), and two syncs per delivered message under the
-/// state lock would serialise the delivery agents. Administrative changes (`sendwell
-/// queue delete`/`retry`) are durable: a deleted message must stay deleted.
+/// Plain delivery outcomes and retry bookkeeping are written without the syncs: losing
+/// one in a crash only means the recipient is tried again (delivery is at least once, as
+/// with every MTA; Postfix does not sync after a delivery either), and two syncs per
+/// delivered message under the state lock would serialise the delivery agents. Changes
+/// a notification depends on ([`holds_notified_fact`]) and administrative changes
+/// (`sendwell queue delete`/`retry`) are durable: a deleted message must stay deleted,
+/// a bounced recipient bounced once.
 pub(crate) fn write(
     queue_dir: &Path,
     id: QueueId,
@@ -117,5 +130,26 @@ impl StateLock {
 impl Drop for StateLock {
     fn drop(&mut self) {
         let _ = self.0.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notified_fact_forces_durable_writes() {
+        let mut state = MessageState::new(2);
+        assert!(!holds_notified_fact(&state));
+        state.recipients[0].status = DeliveryStatus::Delivered;
+        assert!(
+            !holds_notified_fact(&state),
+            "a delivery is retry bookkeeping"
+        );
+        state.recipients[1].delay_notified = true;
+        assert!(holds_notified_fact(&state));
+        state.recipients[1].delay_notified = false;
+        state.recipients[1].status = DeliveryStatus::Failed;
+        assert!(holds_notified_fact(&state));
     }
 }

@@ -5,8 +5,60 @@
 //! message keeps its header and gets Date and Message-ID only when they are missing
 //! (RFC 6409 §8.2, §8.3). Line endings become CRLF; lines over 998 octets, which RFC
 //! 5322 §2.1.1 forbids, are carried by quoted-printable.
+//!
+//! Design decision: what goes into the header comes from the command line, so it is
+//! typed. The addresses are [`Mailbox`]es (RFC 5321 §4.1.2, parsed by `sendwell_smtp`),
+//! which hold no CR, LF or other control character; the subject is a [`Subject`], which
+//! holds no line break or control character either. A caller therefore cannot end a field and start
+//! another (header injection), and the same checked addresses go into MAIL FROM and RCPT
+//! TO, where an unchecked one could add SMTP commands.
 
 use base64::Engine;
+use sendwell_smtp::Mailbox;
+
+/// Why text cannot be a Subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubjectError {
+    /// RFC 5322 §2.2: a field body holds no CR or LF except in folding, and §3.2.5
+    /// `unstructured` text no control character but HTAB. A line break in a subject would
+    /// end the field and let the rest be read as another header field.
+    ControlCharacter(char),
+}
+
+impl std::fmt::Display for SubjectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SubjectError::ControlCharacter(c) => write!(
+                f,
+                "the subject contains a line break or control character ({c:?}), which would \
+                 end the Subject field (RFC 5322 §2.2); give it on one line"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SubjectError {}
+
+/// The text of the Subject field (RFC 5322 §3.6.5 `unstructured`): one line, no control
+/// characters but HTAB. Non-ASCII text is written as RFC 2047 encoded-words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject(String);
+
+impl Subject {
+    /// Check the text.
+    pub fn parse(text: &str) -> Result<Subject, SubjectError> {
+        // RFC 5322 §2.2 and §3.2.5: no CR, LF, NUL or other control characters.
+        match text.chars().find(|&c| c.is_control() && c != '\t') {
+            Some(c) => Err(SubjectError::ControlCharacter(c)),
+            None => Ok(Subject(text.to_string())),
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// What the user gave.
 pub enum Content {
@@ -68,9 +120,13 @@ fn random_hex(n: usize) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The longest subject written as it is: with "Subject: " the line stays within the 998
+/// octets of RFC 5322 §2.1.1; a longer one is carried by folded encoded-words.
+const MAX_PLAIN_SUBJECT: usize = 998 - "Subject: ".len();
+
 /// RFC 2047 §4.1 B encoding, split so each encoded-word stays within 75 characters.
 fn encode_word(text: &str) -> String {
-    if text.is_ascii() && !text.contains("=?") {
+    if text.is_ascii() && !text.contains("=?") && text.len() <= MAX_PLAIN_SUBJECT {
         return text.to_string();
     }
     let mut words = Vec::new();
@@ -135,9 +191,20 @@ fn has_field(header: &[u8], name: &str) -> bool {
     })
 }
 
+/// True when the message's header section has a DKIM-Signature field (RFC 6376 §3.5):
+/// a whole message given with `--file` may come signed already.
+pub fn has_dkim_signature(message: &[u8]) -> bool {
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 2)
+        .unwrap_or(message.len());
+    has_field(&message[..end], "DKIM-Signature")
+}
+
 /// Build the message.
-pub fn compose(from: &str, to: &[String], subject: &str, content: Content) -> Composed {
-    let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
+pub fn compose(from: &Mailbox, to: &[Mailbox], subject: &Subject, content: Content) -> Composed {
+    let domain = from.domain.to_string();
     let message_id = format!(
         "<{}.{}@{domain}>",
         chrono::Utc::now().format("%Y%m%d%H%M%S"),
@@ -184,9 +251,11 @@ pub fn compose(from: &str, to: &[String], subject: &str, content: Content) -> Co
                 ("8bit", body)
             };
             let mut out = String::new();
+            // RFC 5322 §3.4.1: a Mailbox (RFC 5321 §4.1.2) is also a valid addr-spec.
             out.push_str(&format!("From: {from}\r\n"));
+            let to: Vec<String> = to.iter().map(Mailbox::to_string).collect();
             out.push_str(&format!("To: {}\r\n", to.join(",\r\n ")));
-            out.push_str(&format!("Subject: {}\r\n", encode_word(subject)));
+            out.push_str(&format!("Subject: {}\r\n", encode_word(subject.as_str())));
             out.push_str(&format!("Date: {date}\r\n"));
             out.push_str(&format!("Message-ID: {message_id}\r\n"));
             out.push_str("MIME-Version: 1.0\r\n");
@@ -206,12 +275,80 @@ pub fn compose(from: &str, to: &[String], subject: &str, content: Content) -> Co
 mod tests {
     use super::*;
 
+    fn mailbox(s: &str) -> Mailbox {
+        Mailbox::parse(s).unwrap()
+    }
+
+    fn header_of(bytes: &[u8]) -> String {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        text.split("\r\n\r\n").next().unwrap().to_string()
+    }
+
+    #[test]
+    fn a_subject_with_a_line_break_is_refused() {
+        for text in [
+            "hi\r\nBcc: victim@evil.test",
+            "hi\nX-Injected: 1",
+            "hi\rX-Injected: 1",
+            "nul\0byte",
+            "c1\u{85}next line",
+        ] {
+            assert!(
+                matches!(Subject::parse(text), Err(SubjectError::ControlCharacter(_))),
+                "{text:?}"
+            );
+        }
+        assert_eq!(Subject::parse("tab\tok").unwrap().as_str(), "tab\tok");
+    }
+
+    #[test]
+    fn a_signature_is_found_in_the_header_only() {
+        assert!(has_dkim_signature(
+            b"DKIM-Signature: v=1; a=rsa-sha256\r\nFrom: a@b.example\r\n\r\nbody\r\n"
+        ));
+        assert!(has_dkim_signature(
+            b"From: a@b.example\r\ndkim-signature: v=1\r\n\r\nbody\r\n"
+        ));
+        assert!(!has_dkim_signature(
+            b"From: a@b.example\r\n\r\nDKIM-Signature: v=1\r\n"
+        ));
+    }
+
+    #[test]
+    fn every_header_line_is_a_field_or_a_fold() {
+        // Whatever the subject, the header is made of fields and folds only, within
+        // 998 octets, and it has exactly one Subject field.
+        for text in [
+            "plain",
+            "Grüße aus Köln",
+            "=?UTF-8?B?Zm9v?=",
+            &"x".repeat(2000),
+        ] {
+            let c = compose(
+                &mailbox("a@b.example"),
+                &[mailbox("c@d.example"), mailbox("\"e f\"@g.example")],
+                &Subject::parse(text).unwrap(),
+                Content::Body(b"body".to_vec()),
+            );
+            let header = header_of(&c.bytes);
+            for line in header.split("\r\n") {
+                assert!(line.len() <= 998, "{line}");
+                let fold = line.starts_with(' ') || line.starts_with('\t');
+                let field = line.split_once(':').is_some_and(|(name, _)| {
+                    !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic())
+                });
+                assert!(fold || field, "{line:?} in {header}");
+            }
+            assert_eq!(header.matches("\r\nSubject:").count(), 1, "{header}");
+        }
+    }
+
     #[test]
     fn composes_a_complete_message() {
         let c = compose(
-            "alice@example.org",
-            &["bob@example.net".into()],
-            "Grüße",
+            &mailbox("alice@example.org"),
+            &[mailbox("bob@example.net")],
+            &Subject::parse("Grüße").unwrap(),
             Content::Body(b"line one\nline two".to_vec()),
         );
         let text = String::from_utf8(c.bytes).unwrap();
@@ -230,9 +367,9 @@ mod tests {
     fn long_lines_become_quoted_printable() {
         let body = "é".repeat(600).into_bytes();
         let c = compose(
-            "a@b.example",
-            &["c@d.example".into()],
-            "x",
+            &mailbox("a@b.example"),
+            &[mailbox("c@d.example")],
+            &Subject::parse("x").unwrap(),
             Content::Body(body),
         );
         let text = String::from_utf8(c.bytes).unwrap();
@@ -248,7 +385,12 @@ mod tests {
         let Content::Message(bytes) = Content::detect(raw) else {
             panic!("detected as a body");
         };
-        let c = compose("x@y.example", &[], "ignored", Content::Message(bytes));
+        let c = compose(
+            &mailbox("x@y.example"),
+            &[],
+            &Subject::parse("ignored").unwrap(),
+            Content::Message(bytes),
+        );
         assert_eq!(c.message_id, "<keep@y.example>");
         let text = String::from_utf8(c.bytes).unwrap();
         assert!(text.starts_with("Date: "));

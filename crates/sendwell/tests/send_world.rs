@@ -1,11 +1,18 @@
 //! `sendwell send` in the world in a box: a message signed by Sendwell and delivered
-//! straight to the recipient's MX (found through BIND) arrives at Postfix judged
-//! spf=pass, dkim=pass and dmarc=pass by policyd-spf, OpenDKIM and OpenDMARC.
+//! straight to the recipient's MX (found through BIND, named with `--resolver`) arrives
+//! at Postfix judged spf=pass, dkim=pass and dmarc=pass by policyd-spf, OpenDKIM and
+//! OpenDMARC, as read from the Authentication-Results fields of the delivered file.
+
+mod world_verdicts;
 
 use std::process::Command;
 use std::time::Duration;
 
 use sendwell_testkit::{MailWorld, TempDir};
+use world_verdicts::Verdicts;
+
+/// The text `sendwell send` prints on standard error for a message it sends unsigned.
+const UNSIGNED_WARNING: &str = "the message is not DKIM-signed";
 
 fn sendwell() -> &'static str {
     env!("CARGO_BIN_EXE_sendwell")
@@ -97,7 +104,8 @@ fn signed_message_passes_spf_dkim_dmarc_at_postfix() {
             "--source-ip",
             "127.0.0.2",
         ])
-        .args(["--tls", "required", "--json"])
+        .args(["--tls", "required", "--json", "--resolver"])
+        .arg(world.dns_addr().to_string())
         .output()
         .expect("run sendwell send");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -120,11 +128,16 @@ fn signed_message_passes_spf_dkim_dmarc_at_postfix() {
     let mail = world.wait_for_mail(1, Duration::from_secs(30));
     assert_eq!(mail.len(), 1, "exactly one copy");
     let h = headers(&mail[0]);
+    let verdicts = Verdicts::of(&mail[0]);
+    verdicts.assert_spf_pass("sender.test");
+    verdicts.assert_dkim_pass("sender.test", "rsa-sha256");
+    verdicts.assert_dmarc_pass("sender.test");
     assert!(h.contains("Received-SPF: Pass"), "{h}");
-    assert!(h.contains("dkim=pass"), "{h}");
-    assert!(h.contains("header.d=sender.test"), "{h}");
-    assert!(h.contains("dmarc=pass"), "{h}");
     assert!(h.contains("using TLSv1.3"), "{h}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(UNSIGNED_WARNING),
+        "signed with --key: no warning"
+    );
     let text = String::from_utf8_lossy(&mail[0]);
     assert!(
         text.contains("\n.leading dot\n"),
@@ -144,7 +157,9 @@ fn a_null_mx_domain_fails_at_once() {
             "--to",
             "x@nomail.test",
             "--json",
+            "--resolver",
         ])
+        .arg(world.dns_addr().to_string())
         .output()
         .expect("run sendwell send");
     assert_eq!(
@@ -156,4 +171,7 @@ fn a_null_mx_domain_fails_at_once() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(report["recipients"][0]["outcome"], "failed");
     assert_eq!(report["recipients"][0]["status"], "5.1.10");
+    // Straight to the MX without --key: the user is told the message goes unsigned.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(UNSIGNED_WARNING), "{stderr}");
 }

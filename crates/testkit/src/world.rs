@@ -4,7 +4,10 @@
 //! - BIND on 127.0.0.1:53 serving the test's zones (the namespace's resolver);
 //! - Postfix on 127.0.0.3:25 (`mx.receiver.test`, STARTTLS offered with a self-signed
 //!   certificate) accepting mail for `receiver.test` into one Maildir;
-//! - policyd-spf as Postfix's policy service (adds `Received-SPF`);
+//! - policyd-spf as Postfix's policy service, twice: one instance adds `Received-SPF`,
+//!   the other `Authentication-Results` with `spf=` (policyd-spf writes one kind of
+//!   header per instance; its manual says to run two for both), so a test can read the
+//!   SPF verdict from Authentication-Results like the DKIM and DMARC ones;
 //! - OpenDKIM in verify mode and OpenDMARC as milters (each adds `Authentication-Results`
 //!   with the authserv-id `mx.receiver.test`).
 //!
@@ -41,6 +44,10 @@ pub const MX_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 pub const RECEIVER_DOMAIN: &str = "receiver.test";
 /// The MX host name, also the authserv-id in Authentication-Results.
 pub const MX_HOSTNAME: &str = "mx.receiver.test";
+/// The `smtpd_recipient_restrictions` entries that run both policyd-spf instances (the
+/// `Received-SPF` one, then the `Authentication-Results` one): a test that sets its own
+/// restrictions with [`MailWorld::postconf`] ends them with this to keep both headers.
+pub const SPF_POLICY_SERVICES: &str = "check_policy_service unix:private/policyd-spf, check_policy_service unix:private/policyd-spf-ar";
 /// The Maildir every message for `receiver.test` lands in.
 const MAILBOX: &str = "inbox";
 /// The one client address whose mail OpenDKIM signs when [`WorldOptions::opendkim_signs`]
@@ -190,14 +197,20 @@ impl MailWorld {
         );
 
         // policyd-spf: report, never reject, and do not skip loopback clients (its
-        // default skips 127.0.0.0/8, which is every host of this world).
+        // default skips 127.0.0.0/8, which is every host of this world). The second
+        // instance writes Authentication-Results (`Header_Type = AR`) instead of
+        // Received-SPF, with the MX's authserv-id.
+        let spf_common = "debugLevel = 1\nTestOnly = 1\nHELO_reject = False\n\
+             Mail_From_reject = False\nPermError_reject = False\nTempError_Defer = False\n\
+             skip_addresses = 192.0.2.255/32\n";
         let spf_conf = d.join("policyd-spf.conf");
+        std::fs::write(&spf_conf, spf_common).expect("write policyd-spf.conf");
+        let spf_ar_conf = d.join("policyd-spf-ar.conf");
         std::fs::write(
-            &spf_conf,
-            "debugLevel = 1\nTestOnly = 1\nHELO_reject = False\nMail_From_reject = False\n\
-             PermError_reject = False\nTempError_Defer = False\nskip_addresses = 192.0.2.255/32\n",
+            &spf_ar_conf,
+            format!("{spf_common}Header_Type = AR\nAuthserv_Id = {MX_HOSTNAME}\n"),
         )
-        .expect("write policyd-spf.conf");
+        .expect("write policyd-spf-ar.conf");
 
         // Postfix, its own instance: config, queue and mailbox under the temp dir.
         let etc = d.join("postfix");
@@ -252,8 +265,8 @@ impl MailWorld {
                  virtual_mailbox_domains = {RECEIVER_DOMAIN}\nvirtual_mailbox_base = {mail}\n\
                  virtual_mailbox_maps = static:{MAILBOX}/\nvirtual_uid_maps = static:{uid}\n\
                  virtual_gid_maps = static:{gid}\n\
-                 smtpd_recipient_restrictions = reject_unauth_destination, check_policy_service unix:private/policyd-spf\n\
-                 policyd-spf_time_limit = 3600\n\
+                 smtpd_recipient_restrictions = reject_unauth_destination, {SPF_POLICY_SERVICES}\n\
+                 policyd-spf_time_limit = 3600\npolicyd-spf-ar_time_limit = 3600\n\
                  smtpd_milters = inet:{MX_ADDR}:8891, inet:{MX_ADDR}:8893\nnon_smtpd_milters =\n\
                  milter_default_action = tempfail\nmaillog_file = /dev/stdout\nalias_maps =\n\
                  alias_database =\nsmtputf8_enable = yes\nsmtpd_tls_security_level = may\n\
@@ -268,7 +281,8 @@ impl MailWorld {
             ),
         )
         .expect("write main.cf");
-        std::fs::write(etc.join("master.cf"), master_cf(&spf_conf)).expect("write master.cf");
+        std::fs::write(etc.join("master.cf"), master_cf(&spf_conf, &spf_ar_conf))
+            .expect("write master.cf");
         let postfix = spawn_postfix(&netns, &etc, &d.join("postfix.log"));
         let mut world = MailWorld {
             postfix,
@@ -506,7 +520,7 @@ fn spawn_logged(cmd: &mut Command, log: &Path) -> Child {
         .unwrap_or_else(|e| panic!("start {cmd:?}: {e}"))
 }
 
-fn master_cf(spf_conf: &Path) -> String {
+fn master_cf(spf_conf: &Path, spf_ar_conf: &Path) -> String {
     format!(
         "smtp      inet  n       -       n       -       -       smtpd\n\
          pickup    unix  n       -       n       60      1       pickup\n\
@@ -533,7 +547,9 @@ fn master_cf(spf_conf: &Path) -> String {
          anvil     unix  -       -       n       -       1       anvil\n\
          scache    unix  -       -       n       -       1       scache\n\
          postlog   unix-dgram n  -       n       -       1       postlogd\n\
-         policyd-spf unix -     n       n       -       0       spawn user=policyd-spf argv=/usr/bin/policyd-spf {}\n",
-        spf_conf.display()
+         policyd-spf unix -     n       n       -       0       spawn user=policyd-spf argv=/usr/bin/policyd-spf {}\n\
+         policyd-spf-ar unix -  n       n       -       0       spawn user=policyd-spf argv=/usr/bin/policyd-spf {}\n",
+        spf_conf.display(),
+        spf_ar_conf.display()
     )
 }

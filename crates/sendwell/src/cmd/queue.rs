@@ -5,6 +5,7 @@
 //! needs no lock; a change is written to the message's state file under the state
 //! lock, and a running server applies it within two seconds.
 
+use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -54,7 +55,8 @@ pub struct ShowArgs {
     #[command(flatten)]
     pub dir: DirArgs,
     /// Print JSON: {"id", "sender", "received_at", "size", "recipients": [{"address",
-    /// "status", "attempts", "last_reply", "next_attempt"}], "message"}.
+    /// "status", "attempts", "last_reply", "remote_reply", "remote_mta", "next_attempt"
+    /// (Unix seconds), "next_attempt_at" (RFC 3339)}], "message"}.
     #[arg(long)]
     pub json: bool,
 }
@@ -80,7 +82,14 @@ struct RecipientOut {
     status: DeliveryStatus,
     attempts: u32,
     last_reply: Option<String>,
+    /// The reply of a remote server quoted verbatim (the DSN's Diagnostic-Code).
+    remote_reply: Option<String>,
+    /// The host that gave `remote_reply`.
+    remote_mta: Option<String>,
+    /// Seconds since the Unix epoch.
     next_attempt: Option<u64>,
+    /// `next_attempt` as an RFC 3339 UTC time.
+    next_attempt_at: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -119,7 +128,10 @@ fn to_out(m: &QueuedMessage, message: Option<String>) -> MessageOut {
                 status: s.status,
                 attempts: s.attempts,
                 last_reply: s.last_reply.clone(),
+                remote_reply: s.remote_reply.clone(),
+                remote_mta: s.remote_mta.clone(),
                 next_attempt: s.next_attempt,
+                next_attempt_at: s.next_attempt.map(rfc3339),
             })
             .collect(),
         message,
@@ -132,17 +144,51 @@ fn open(args: &DirArgs) -> anyhow::Result<FileStore> {
     Ok(store)
 }
 
-fn age(since: u64) -> String {
-    let now = SystemTime::now()
+fn now() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(since);
-    let s = now.saturating_sub(since);
+        .unwrap_or(0)
+}
+
+/// A span of seconds, roughly: `42s`, `5m`, `3h`, `2d`.
+fn span(s: u64) -> String {
     match s {
         0..60 => format!("{s}s"),
         60..3600 => format!("{}m", s / 60),
         3600..86400 => format!("{}h", s / 3600),
         _ => format!("{}d", s / 86400),
+    }
+}
+
+fn age(since: u64) -> String {
+    span(now().saturating_sub(since))
+}
+
+/// Seconds since the epoch as an RFC 3339 UTC time.
+fn rfc3339(t: u64) -> String {
+    i64::try_from(t)
+        .ok()
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// When the next attempt is, for people: `in 5m (2026-11-27T14:05:00Z)`, `due now`, or
+/// `-` when none is planned (delivered, failed, or held).
+fn next_attempt(next: Option<u64>, now: u64) -> String {
+    match next {
+        None => "-".into(),
+        Some(t) if t <= now => "due now".into(),
+        Some(t) => format!("in {} ({})", span(t - now), rfc3339(t)),
+    }
+}
+
+/// The first `max` characters of `text`, with `…` when cut.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
     }
 }
 
@@ -163,36 +209,61 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<std::process::ExitCode> {
                 let out: Vec<MessageOut> = list.iter().map(|m| to_out(m, None)).collect();
                 output::print_json(&out)?;
             } else {
+                let now = now();
                 let rows: Vec<Vec<String>> = list
                     .iter()
                     .map(|m| {
-                        let queued = m
+                        // The recipients still waiting: their attempts, the earliest
+                        // next attempt, and the last reply one of them got.
+                        let waiting: Vec<_> = m
                             .state
                             .recipients
                             .iter()
                             .filter(|r| r.status == DeliveryStatus::Queued)
-                            .count();
+                            .collect();
+                        let attempts = waiting.iter().map(|r| r.attempts).max().unwrap_or(0);
+                        let next = waiting.iter().filter_map(|r| r.next_attempt).min();
+                        let reply = waiting
+                            .iter()
+                            .find_map(|r| r.last_reply.as_deref())
+                            .unwrap_or("");
                         vec![
                             m.envelope.id.to_string(),
                             age(m.envelope.received_at),
                             m.size.to_string(),
                             format!("<{}>", m.envelope.sender),
-                            format!("{queued}/{}", m.envelope.recipients.len()),
+                            format!("{}/{}", waiting.len(), m.envelope.recipients.len()),
                             m.envelope
                                 .recipients
                                 .first()
                                 .map(|r| r.address.clone())
                                 .unwrap_or_default(),
+                            attempts.to_string(),
+                            next_attempt(next, now),
+                            shorten(reply, 60),
                         ]
                     })
                     .collect();
-                print!(
+                let mut out = std::io::stdout().lock();
+                write!(
+                    out,
                     "{}",
                     output::table(
-                        &["ID", "AGE", "SIZE", "SENDER", "QUEUED", "FIRST RECIPIENT"],
+                        &[
+                            "ID",
+                            "AGE",
+                            "SIZE",
+                            "SENDER",
+                            "QUEUED",
+                            "FIRST RECIPIENT",
+                            "ATTEMPTS",
+                            "NEXT",
+                            "LAST REPLY"
+                        ],
                         &rows
                     )
-                );
+                )?;
+                out.flush()?;
                 eprintln!("{} message(s)", list.len());
             }
         }
@@ -208,16 +279,18 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<std::process::ExitCode> {
                 output::print_json(&to_out(&m, Some(text)))?;
             } else {
                 let o = to_out(&m, None);
-                println!("id:          {}", o.id);
-                println!("sender:      <{}>", o.sender);
-                println!("received:    {} ago", age(o.received_at));
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "id:          {}", o.id)?;
+                writeln!(out, "sender:      <{}>", o.sender)?;
+                writeln!(out, "received:    {} ago", age(o.received_at))?;
                 if let Some(ip) = &o.client_ip {
-                    println!("client:      {ip}");
+                    writeln!(out, "client:      {ip}")?;
                 }
                 if let Some(u) = &o.auth_user {
-                    println!("user:        {u}");
+                    writeln!(out, "user:        {u}")?;
                 }
-                println!("size:        {}", o.size);
+                writeln!(out, "size:        {}", o.size)?;
+                let now = now();
                 let rows: Vec<Vec<String>> = o
                     .recipients
                     .iter()
@@ -227,13 +300,17 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<std::process::ExitCode> {
                             r.destination.clone(),
                             status(r.status).into(),
                             r.attempts.to_string(),
-                            r.next_attempt.map(|t| t.to_string()).unwrap_or("-".into()),
-                            r.last_reply.clone().unwrap_or_default(),
+                            next_attempt(r.next_attempt, now),
+                            match (&r.remote_mta, &r.last_reply) {
+                                (Some(mta), Some(reply)) => format!("{reply} (from {mta})"),
+                                (_, reply) => reply.clone().unwrap_or_default(),
+                            },
                         ]
                     })
                     .collect();
-                println!();
-                print!(
+                writeln!(out)?;
+                write!(
+                    out,
                     "{}",
                     output::table(
                         &[
@@ -246,8 +323,9 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<std::process::ExitCode> {
                         ],
                         &rows
                     )
-                );
-                println!("\n{text}");
+                )?;
+                writeln!(out, "\n{text}")?;
+                out.flush()?;
             }
         }
         QueueCommand::Delete(a) => change(a, true).await?,
@@ -284,9 +362,11 @@ async fn change(a: IdsArgs, delete: bool) -> anyhow::Result<()> {
         output::print_json(&out)?;
     } else {
         let verb = if delete { "deleted" } else { "due now" };
+        let mut stdout = std::io::stdout().lock();
         for id in &out.done {
-            println!("{id} {verb}");
+            writeln!(stdout, "{id} {verb}")?;
         }
+        stdout.flush()?;
         for id in &out.not_found {
             eprintln!("{id}: not in the queue");
         }
@@ -295,4 +375,29 @@ async fn change(a: IdsArgs, delete: bool) -> anyhow::Result<()> {
         anyhow::bail!("{} id(s) not in the queue", out.not_found.len());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_attempts_read_as_times() {
+        assert_eq!(next_attempt(None, 1000), "-");
+        assert_eq!(next_attempt(Some(900), 1000), "due now");
+        assert_eq!(next_attempt(Some(1000), 1000), "due now");
+        // 2026-11-27T14:05:00Z is 1795788300.
+        assert_eq!(
+            next_attempt(Some(1_795_788_300), 1_795_788_000),
+            "in 5m (2026-11-27T14:05:00Z)"
+        );
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(u64::MAX), u64::MAX.to_string());
+    }
+
+    #[test]
+    fn long_replies_are_shortened_on_a_character_boundary() {
+        assert_eq!(shorten("451 4.7.1 later", 60), "451 4.7.1 later");
+        assert_eq!(shorten("ééééé", 3), "ééé…");
+    }
 }

@@ -1,19 +1,28 @@
 //! `sendwell send`: send one DKIM-signed message from the command line, straight to
 //! each recipient's MX (with a key file) or through a Sendwell server (`--via`, with
 //! AUTH over STARTTLS), and print what the remote server finally answered.
+//!
+//! Everything the caller types that reaches the wire is checked first: `--from` and
+//! `--to` must be RFC 5321 §4.1.2 mailboxes (parsed by `sendwell_smtp`), `--helo` a
+//! domain or address literal, `--subject` one line. An address such as
+//! `a@x.test>\r\nRCPT TO:<victim@evil.test>` is refused before any connection, so it
+//! can neither add an SMTP command nor a header field. With `--via` the password goes
+//! only to a server whose certificate verifies (`--insecure-tls` for a test server with
+//! a self-signed certificate).
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use sendwell_delivery::client::{ClientConfig, Credentials, Envelope, RecipientOutcome, TlsPolicy};
 use sendwell_delivery::route::{MxHost, Route};
 use sendwell_delivery::{DeliveryReport, deliver, deliver_via};
 use sendwell_dkim::{Signer, SigningKey};
 use sendwell_dns::Lookup;
+use sendwell_smtp::{Domain, MailDomain, Mailbox};
 use serde_json::json;
 
 use crate::cli::ResolverArgs;
@@ -45,9 +54,15 @@ pub struct SendArgs {
     #[arg(long, value_name = "FILE")]
     pub file: Option<String>,
     /// Submit through this server (e.g. a Sendwell server's port 587) with AUTH over
-    /// STARTTLS, instead of delivering to each recipient's MX.
+    /// STARTTLS, instead of delivering to each recipient's MX. The server's certificate
+    /// must verify against the system's trust anchors and name HOST.
     #[arg(long, value_name = "HOST:PORT", requires = "user")]
     pub via: Option<String>,
+    /// With --via: do not check the server's certificate (still encrypted). Only for
+    /// testing against a server with a self-signed certificate, such as a fresh
+    /// `sendwell init`: anyone on the path could read the password.
+    #[arg(long, requires = "via")]
+    pub insecure_tls: bool,
     /// The user name for AUTH with --via.
     #[arg(long, requires = "via")]
     pub user: Option<String>,
@@ -106,17 +121,60 @@ impl From<TlsArg> for TlsPolicy {
     }
 }
 
-fn domain_of(address: &str) -> anyhow::Result<&str> {
-    match address.rsplit_once('@') {
-        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(domain),
-        _ => bail!("{address:?} is not an address of the form local@domain"),
+/// An address from the command line as an RFC 5321 §4.1.2 Mailbox: nothing else may
+/// reach MAIL FROM, RCPT TO or the From and To fields.
+fn mailbox(flag: &str, text: &str) -> anyhow::Result<Mailbox> {
+    Mailbox::parse(text).map_err(|e| {
+        anyhow!("{flag} {text:?} is not an address of the form local@domain (RFC 5321 §4.1.2): {e}")
+    })
+}
+
+/// The `--helo` name: RFC 5321 §4.1.1.1 `Domain / address-literal`, never free text
+/// (it is written on the EHLO line).
+fn helo_name(text: &str) -> anyhow::Result<String> {
+    if let Ok(domain) = Domain::parse(text) {
+        return Ok(domain.to_string());
+    }
+    match Mailbox::parse(&format!("postmaster@{text}")) {
+        Ok(Mailbox {
+            domain: MailDomain::Literal(literal),
+            ..
+        }) => Ok(literal.to_string()),
+        _ => bail!("--helo {text:?} is not a host name or address literal (RFC 5321 §4.1.1.1)"),
     }
 }
 
 pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
-    for address in std::iter::once(&args.from).chain(&args.to) {
-        domain_of(address)?;
+    let from = mailbox("--from", &args.from)?;
+    // The From domain is what DKIM signs for (d=), SPF and DMARC are about, and the
+    // default EHLO name: an address literal has none of these.
+    let from_domain = from.domain_name().map(|d| d.to_string()).with_context(|| {
+        format!(
+            "--from {:?}: the sender needs a domain name (an address literal cannot be \
+                 DKIM-signed for or have an SPF or DMARC record)",
+            args.from
+        )
+    })?;
+    let to = args
+        .to
+        .iter()
+        .map(|t| mailbox("--to", t))
+        .collect::<anyhow::Result<Vec<Mailbox>>>()?;
+    if args.via.is_none()
+        && let Some(literal) = to.iter().find(|t| t.domain_name().is_none())
+    {
+        bail!(
+            "--to {literal}: delivering to an address literal is not supported; \
+             use a domain name (or --via a server that does)"
+        );
     }
+    let subject = compose::Subject::parse(&args.subject).context("--subject")?;
+    let helo = match &args.helo {
+        Some(h) => helo_name(h)?,
+        None => from_domain.clone(),
+    };
+    let mail_from = from.to_string();
+    let recipients: Vec<String> = to.iter().map(Mailbox::to_string).collect();
     let content = match (&args.body, &args.file) {
         (Some(text), _) => compose::Content::Body(text.as_bytes().to_vec()),
         (None, Some(path)) => {
@@ -135,17 +193,15 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
             compose::Content::Body(b"This is a test message sent with sendwell send.\n".to_vec())
         }
     };
-    let composed = compose::compose(&args.from, &args.to, &args.subject, content);
+    let composed = compose::compose(&from, &to, &subject, content);
     let mut message = composed.bytes;
+    warn_if_unsigned(&args, &message);
 
     if let (Some(key_path), Some(selector)) = (&args.key, &args.selector) {
         let pem = std::fs::read(key_path).with_context(|| format!("read the key {key_path}"))?;
         let key = SigningKey::from_file_contents(&pem)
             .with_context(|| format!("{key_path} is not a usable DKIM private key"))?;
-        let domain = match &args.domain {
-            Some(d) => d.clone(),
-            None => domain_of(&args.from)?.to_string(),
-        };
+        let domain = args.domain.clone().unwrap_or_else(|| from_domain.clone());
         let signer = Signer::new(Arc::new(key), &domain, selector)
             .context("cannot sign with this domain and selector")?;
         let now = std::time::SystemTime::now()
@@ -158,11 +214,6 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         message = signed;
     }
 
-    let helo = args.helo.clone().unwrap_or_else(|| {
-        domain_of(&args.from)
-            .map(|d| d.to_string())
-            .unwrap_or_default()
-    });
     let mut config = ClientConfig::new(helo);
     config.tls = args.tls.into();
     match args.source_ip {
@@ -185,7 +236,14 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         };
         let target = resolve_via(&lookup, via).await?;
         config.port = target.1;
-        config.tls = TlsPolicy::Required;
+        // The password goes only to the server the user named: its certificate must
+        // verify for that name (RFC 6125), unless the user asked otherwise for a test
+        // server. Either way nothing is sent before TLS (client.rs refuses AUTH in clear).
+        config.tls = if args.insecure_tls {
+            TlsPolicy::Required
+        } else {
+            TlsPolicy::Verified
+        };
         config.auth = Some(Credentials {
             user: args.user.clone().unwrap_or_default(),
             password,
@@ -203,22 +261,31 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
             &route,
             &config,
             Envelope {
-                mail_from: &args.from,
-                recipients: &args.to,
+                mail_from: &mail_from,
+                recipients: &recipients,
             },
             &message,
         )
         .await;
-        reports.push((args.to.clone(), report));
+        if !args.insecure_tls && mentions_certificate(&report) {
+            eprintln!(
+                "sendwell send: the certificate of {via} did not verify. For a test server \
+                 with a self-signed certificate, add --insecure-tls."
+            );
+        }
+        reports.push((recipients.clone(), report));
     } else {
         config.port = args.port;
         // RFC 5321 §5: one transaction per destination domain, all its recipients in it.
         let mut by_domain: Vec<(String, Vec<String>)> = Vec::new();
-        for rcpt in &args.to {
-            let domain = domain_of(rcpt)?.to_ascii_lowercase();
+        for rcpt in &to {
+            let Some(domain) = rcpt.domain_name() else {
+                continue; // refused above
+            };
+            let domain = domain.to_lowercase();
             match by_domain.iter_mut().find(|(d, _)| *d == domain) {
-                Some((_, list)) => list.push(rcpt.clone()),
-                None => by_domain.push((domain, vec![rcpt.clone()])),
+                Some((_, list)) => list.push(rcpt.to_string()),
+                None => by_domain.push((domain, vec![rcpt.to_string()])),
             }
         }
         for (domain, rcpts) in by_domain {
@@ -227,7 +294,7 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
                 &config,
                 &domain,
                 Envelope {
-                    mail_from: &args.from,
+                    mail_from: &mail_from,
                     recipients: &rcpts,
                 },
                 &message,
@@ -237,6 +304,31 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         }
     }
     print_reports(&args, &composed.message_id, &reports)
+}
+
+/// Straight to the MX without a signature: the receiver finds no DKIM signature for the
+/// From domain, so DMARC can pass only through SPF alignment, and a forwarded copy fails.
+/// Say so on standard error (standard output stays the report). A whole message given
+/// with --file that already carries a DKIM-Signature is signed.
+fn warn_if_unsigned(args: &SendArgs, message: &[u8]) {
+    if args.key.is_none() && args.via.is_none() && !compose::has_dkim_signature(message) {
+        eprintln!(
+            "sendwell send: warning: the message is not DKIM-signed (no --key): the \
+             receiver will likely judge it dkim=none, and dmarc=fail unless SPF passes for \
+             the From domain. Sign with --key FILE --selector S, or send --via a server \
+             that signs."
+        );
+    }
+}
+
+/// True when a recipient was not sent because a certificate did not verify.
+fn mentions_certificate(report: &DeliveryReport) -> bool {
+    report.recipients.iter().any(|outcome| match outcome {
+        RecipientOutcome::Deferred { reason, .. } | RecipientOutcome::Failed { reason, .. } => {
+            reason.to_ascii_lowercase().contains("certificate")
+        }
+        RecipientOutcome::Delivered { .. } => false,
+    })
 }
 
 /// `HOST:PORT` → (host name, port, addresses).

@@ -6,9 +6,15 @@
 //! own: the RCPT reply decides refusals, the reply to the end of data decides the rest.
 //!
 //! A [`SessionError`] means no transaction happened on this connection (connection
-//! refused, greeting refused, TLS required but not had, a timeout, a protocol error):
-//! the caller tries the next address or host. Anything decided inside a transaction is
-//! a [`RecipientOutcome`], never an error.
+//! refused, greeting refused, TLS required but not had, a timeout, a protocol error)
+//! and the server cannot have the message: the caller tries the next address or host.
+//! Anything decided inside a transaction is a [`RecipientOutcome`], never an error;
+//! that includes a missing reply after the whole message was sent, because then the
+//! server may have it (see [`transaction`]).
+//!
+//! The transaction itself (MAIL, RCPT, DATA, and what each reply may be) is in
+//! [`transaction`]; the check of envelope addresses before they are written, in
+//! [`address`].
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -24,7 +30,11 @@ use tokio_rustls::client::TlsStream;
 
 use crate::route::AddressPreference;
 use crate::tls;
-use crate::wire::{dot_stuff, has_8bit};
+
+pub mod address;
+pub mod transaction;
+
+pub use address::{AddressError, check_address};
 
 /// When to use STARTTLS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -157,13 +167,17 @@ pub enum RecipientOutcome {
         status: String,
         /// The server's reply, or our own reason.
         reason: String,
-        /// True when the reason is a server's reply (`Diagnostic-Code: smtp; ...`).
+        /// True when a server's reply decided it (a 5yz), false when we did (a null
+        /// MX, an address that cannot be written, a size the server refuses). The
+        /// reply itself, for `Diagnostic-Code: smtp;`, is in the report's `replies`.
         remote: bool,
     },
 }
 
 impl RecipientOutcome {
-    fn from_reply(reply: &Reply) -> Self {
+    /// The outcome a 2yz, 4yz or 5yz reply gives (RFC 5321 §4.2.1). Callers pass
+    /// other replies only after deciding they are protocol errors.
+    pub(crate) fn from_reply(reply: &Reply) -> Self {
         let text = reply_line(reply);
         let code = reply.code;
         let status = reply
@@ -290,6 +304,11 @@ pub struct TransactionReport {
     pub tls: Option<String>,
     /// One outcome per recipient, in the order given.
     pub recipients: Vec<RecipientOutcome>,
+    /// Per recipient (same order), the server's reply that decided the outcome, on one
+    /// line (`550 5.1.1 no such user`); `None` when no reply did (an address refused
+    /// before sending, a reply that never came). DSNs quote it as `Diagnostic-Code:
+    /// smtp; ...` (RFC 3464 §2.3.6).
+    pub replies: Vec<Option<String>>,
 }
 
 /// The envelope of one transaction.
@@ -309,13 +328,16 @@ enum Stream {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
-struct Conn {
+pub(crate) struct Conn {
     stream: Stream,
     buf: Vec<u8>,
+    /// The session is out of step with the server (a reply that never came or made no
+    /// sense): it must not carry another transaction.
+    pub(crate) broken: bool,
 }
 
 impl Conn {
-    async fn read_reply(
+    pub(crate) async fn read_reply(
         &mut self,
         limit: Duration,
         step: &'static str,
@@ -362,7 +384,7 @@ impl Conn {
             .map_err(|_| SessionError::Timeout { step })?
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &mut self,
         bytes: &[u8],
         limit: Duration,
@@ -389,12 +411,12 @@ impl Conn {
 
 /// The extensions a server announced.
 #[derive(Debug, Default)]
-struct Capabilities {
-    pipelining: bool,
-    eight_bit: bool,
-    smtputf8: bool,
-    starttls: bool,
-    size: Option<Option<u64>>,
+pub(crate) struct Capabilities {
+    pub(crate) pipelining: bool,
+    pub(crate) eight_bit: bool,
+    pub(crate) smtputf8: bool,
+    pub(crate) starttls: bool,
+    pub(crate) size: Option<Option<u64>>,
 }
 
 fn capabilities(reply: &Reply) -> Capabilities {
@@ -476,22 +498,31 @@ impl Session {
         envelope: Envelope<'_>,
         message: &[u8],
     ) -> Result<TransactionReport, SessionError> {
-        let recipients =
-            mail_transaction(&mut self.conn, &self.caps, config, envelope, message).await?;
+        let decided =
+            transaction::mail_transaction(&mut self.conn, &self.caps, config, envelope, message)
+                .await?;
         self.transactions += 1;
+        let (recipients, replies) = decided.into_iter().unzip();
         Ok(TransactionReport {
             host: self.host.clone(),
             addr: self.addr,
             tls: self.tls.clone(),
             recipients,
+            replies,
         })
+    }
+
+    /// False once the session is out of step with the server (the reply to the end of
+    /// data never came, or made no sense): it must then be closed, never reused.
+    pub fn is_reusable(&self) -> bool {
+        !self.conn.broken
     }
 
     /// RSET (RFC 5321 §4.1.1.5) before reusing the session: true when the server
     /// answered 250 in time, so the session is alive and outside any transaction.
     pub async fn reset(&mut self) -> bool {
         let limit = Duration::from_secs(10);
-        if !self.conn.buf.is_empty() {
+        if self.conn.broken || !self.conn.buf.is_empty() {
             return false;
         }
         if self.conn.send(b"RSET\r\n", limit, "RSET").await.is_err() {
@@ -522,6 +553,7 @@ impl Session {
         let mut conn = Conn {
             stream: Stream::Plain(tcp),
             buf: Vec::new(),
+            broken: false,
         };
 
         let greeting = conn.read_reply(t.greeting, "the greeting").await?;
@@ -682,168 +714,4 @@ async fn ehlo(conn: &mut Conn, config: &ClientConfig) -> Result<Capabilities, Se
     } else {
         Err(refused(&reply))
     }
-}
-
-fn is_ascii_envelope(envelope: &Envelope<'_>) -> bool {
-    envelope.mail_from.is_ascii() && envelope.recipients.iter().all(|r| r.is_ascii())
-}
-
-fn fail_all(n: usize, status: &str, reason: String) -> Vec<RecipientOutcome> {
-    vec![
-        RecipientOutcome::Failed {
-            status: status.to_string(),
-            reason,
-            remote: false,
-        };
-        n
-    ]
-}
-
-async fn mail_transaction(
-    conn: &mut Conn,
-    caps: &Capabilities,
-    config: &ClientConfig,
-    envelope: Envelope<'_>,
-    message: &[u8],
-) -> Result<Vec<RecipientOutcome>, SessionError> {
-    let t = config.timeouts;
-    let n = envelope.recipients.len();
-    let wire = dot_stuff(message);
-    // The size the server will count: the message with CRLF endings (RFC 1870 §3).
-    let size = wire.len().saturating_sub(3) as u64;
-
-    // RFC 1870 §6.1: do not send a message larger than the announced limit.
-    if let Some(Some(limit)) = caps.size
-        && limit > 0
-        && size > limit
-    {
-        return Ok(fail_all(
-            n,
-            "5.3.4",
-            format!(
-                "the message ({size} octets) is larger than the server's limit ({limit} octets)"
-            ),
-        ));
-    }
-    let eight_bit = has_8bit(message);
-    // RFC 6152 §3: 8-bit data only to a server that announces 8BITMIME.
-    if eight_bit && !caps.eight_bit {
-        return Ok(fail_all(
-            n,
-            "5.6.3",
-            "the message has 8-bit content and the server does not support 8BITMIME".into(),
-        ));
-    }
-    let utf8 = !is_ascii_envelope(&envelope);
-    // RFC 6531 §3.2: UTF-8 addresses only to a server that announces SMTPUTF8.
-    if utf8 && !caps.smtputf8 {
-        return Ok(fail_all(
-            n,
-            "5.6.7",
-            "the addresses need SMTPUTF8 and the server does not support it".into(),
-        ));
-    }
-
-    let mut mail = format!("MAIL FROM:<{}>", envelope.mail_from);
-    if caps.size.is_some() {
-        mail.push_str(&format!(" SIZE={size}"));
-    }
-    if eight_bit {
-        mail.push_str(" BODY=8BITMIME");
-    }
-    if utf8 {
-        mail.push_str(" SMTPUTF8");
-    }
-    mail.push_str("\r\n");
-    let rcpts: Vec<String> = envelope
-        .recipients
-        .iter()
-        .map(|r| format!("RCPT TO:<{r}>\r\n"))
-        .collect();
-
-    let mut outcomes: Vec<Option<RecipientOutcome>> = vec![None; n];
-    let mut accepted = 0usize;
-    let mail_reply;
-    let data_reply;
-    if caps.pipelining {
-        // RFC 2920 §3.1: MAIL, RCPT and DATA may go in one group; replies come in order.
-        let mut group = mail.into_bytes();
-        for r in &rcpts {
-            group.extend_from_slice(r.as_bytes());
-        }
-        group.extend_from_slice(b"DATA\r\n");
-        conn.send(&group, t.mail_rcpt, "MAIL").await?;
-        mail_reply = conn.read_reply(t.mail_rcpt, "MAIL").await?;
-        for slot in outcomes.iter_mut() {
-            let reply = conn.read_reply(t.mail_rcpt, "RCPT").await?;
-            if reply.code.is_positive() && mail_reply.code.is_positive() {
-                accepted += 1;
-            } else if mail_reply.code.is_positive() {
-                *slot = Some(RecipientOutcome::from_reply(&reply));
-            }
-        }
-        data_reply = conn.read_reply(t.data_init, "DATA").await?;
-    } else {
-        conn.send(mail.as_bytes(), t.mail_rcpt, "MAIL").await?;
-        mail_reply = conn.read_reply(t.mail_rcpt, "MAIL").await?;
-        if mail_reply.code.is_positive() {
-            for (slot, r) in outcomes.iter_mut().zip(&rcpts) {
-                conn.send(r.as_bytes(), t.mail_rcpt, "RCPT").await?;
-                let reply = conn.read_reply(t.mail_rcpt, "RCPT").await?;
-                if reply.code.is_positive() {
-                    accepted += 1;
-                } else {
-                    *slot = Some(RecipientOutcome::from_reply(&reply));
-                }
-            }
-        }
-        if mail_reply.code.is_positive() && accepted > 0 {
-            conn.send(b"DATA\r\n", t.data_init, "DATA").await?;
-            data_reply = conn.read_reply(t.data_init, "DATA").await?;
-        } else {
-            data_reply = mail_reply.clone();
-        }
-    }
-
-    if !mail_reply.code.is_positive() {
-        // The reverse-path was refused: every recipient shares that fate.
-        let outcome = RecipientOutcome::from_reply(&mail_reply);
-        if data_reply.code.get() == 354 {
-            // A pipelined DATA was accepted regardless: end it empty, then reset.
-            conn.send(b".\r\n", t.data_block, "DATA").await?;
-            let _ = conn.read_reply(t.data_end, "end of data").await?;
-        }
-        // Read RSET's reply too, so a cached session stays in step.
-        conn.send(b"RSET\r\n", t.command, "RSET").await?;
-        let _ = conn.read_reply(t.command, "RSET").await?;
-        return Ok(vec![outcome; n]);
-    }
-    if accepted == 0 {
-        if data_reply.code.get() == 354 {
-            conn.send(b".\r\n", t.data_block, "DATA").await?;
-            let _ = conn.read_reply(t.data_end, "end of data").await?;
-        }
-        return Ok(outcomes
-            .into_iter()
-            .map(|o| o.expect("every recipient refused"))
-            .collect());
-    }
-    if data_reply.code.get() != 354 {
-        let outcome = RecipientOutcome::from_reply(&data_reply);
-        return Ok(outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| outcome.clone()))
-            .collect());
-    }
-
-    // RFC 5321 §4.5.3.2.5: the data block timeout applies to each write.
-    for chunk in wire.chunks(64 * 1024) {
-        conn.send(chunk, t.data_block, "the message data").await?;
-    }
-    let final_reply = conn.read_reply(t.data_end, "end of data").await?;
-    let outcome = RecipientOutcome::from_reply(&final_reply);
-    Ok(outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or_else(|| outcome.clone()))
-        .collect())
 }
