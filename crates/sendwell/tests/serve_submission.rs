@@ -378,3 +378,31 @@ fn from_header_is_parsed_exactly_before_queueing() {
         assert!(text.contains("d=example.test;"), "{text}");
     }
 }
+
+/// Submitted mail is DKIM-signed before it is queued; one that cannot be signed for
+/// what it is (a header line without a colon, RFC 5322 §2.2, which receivers would not
+/// verify) is refused with the reason rather than sent unsigned to be junked.
+#[test]
+fn a_message_that_cannot_be_signed_is_refused_with_the_reason() {
+    let s = Server::start(|t| t);
+    let (mut c, _) = Client::connect_tls(s.submissions);
+    c.ehlo();
+    assert_eq!(c.auth_plain("alice@example.test", PASSWORD).code.get(), 235);
+    let (code, enhanced, text) = submit(
+        &mut c,
+        "From: alice@example.test\r\nX-Broken header line\r\nSubject: x\r\n\r\nbody",
+    );
+    assert_eq!((code, enhanced.as_str()), (550, "5.6.0"), "{text}");
+    assert!(
+        text.contains("cannot be DKIM-signed") && text.contains("without a colon"),
+        "{text}"
+    );
+    assert!(s.queue().as_array().unwrap().is_empty(), "{}", s.queue());
+    // The session goes on: a well-formed message is signed and queued.
+    let (code, _, text) = submit(
+        &mut c,
+        "From: alice@example.test\r\nSubject: ok\r\n\r\nbody",
+    );
+    assert_eq!(code, 250, "{text}");
+    assert_eq!(s.queue().as_array().unwrap().len(), 1, "{}", s.queue());
+}

@@ -251,7 +251,15 @@ impl<S: QueueStore + Clone> Session<S> {
             return Flow::Continue;
         }
         let message = self.stamp(&tx, body, &scan);
-        let message = self.sign(message, &tx, &scan);
+        let message = match self.sign(message, &tx, &scan) {
+            Ok(message) => message,
+            Err(reply) => {
+                tracing::info!(queue_id = %tx.id, client = %self.ip, sender = %tx.sender, recipients = ?tx.given,
+                    size = end.size, outcome = "rejected", reply = %reply.text(), "message refused");
+                self.refuse(reply);
+                return Flow::Continue;
+            }
+        };
         let flow = self.store(tx, message).await;
         drop(buffer);
         flow
@@ -334,28 +342,37 @@ impl<S: QueueStore + Clone> Session<S> {
     /// RFC 6376 §5: mail from an authenticated user is signed for its From domain with
     /// every key configured for it, before it is queued. Mail with From addresses in
     /// several domains has no one signing domain and goes unsigned (DMARC could not
-    /// pass for it anyway), as does mail from a domain without keys.
-    fn sign(&self, message: Vec<u8>, tx: &Transaction, scan: &headers::HeaderScan) -> Vec<u8> {
+    /// pass for it anyway), as does mail from a domain without keys. A message that
+    /// cannot be signed because of what it is (a header line without a colon, RFC 5322
+    /// §2.2) is refused with 550 5.6.0 and the reason, so the user can fix it, rather
+    /// than sent unsigned to be junked; a failure of the key is 451 4.3.0 (the client
+    /// keeps the message and tries again).
+    fn sign(
+        &self,
+        message: Vec<u8>,
+        tx: &Transaction,
+        scan: &headers::HeaderScan,
+    ) -> Result<Vec<u8>, Reply> {
         if !self.authenticated() {
-            return message;
+            return Ok(message);
         }
         // The domain as the From check parsed it (never reached without one: such
         // submitted mail was refused).
         let Ok(from) = &scan.from else {
-            return message;
+            return Ok(message);
         };
         let mut domains = from.iter().map(|a| a.domain.as_str());
         let Some(domain) = domains.next().map(str::to_string) else {
-            return message;
+            return Ok(message);
         };
         if domains.any(|d| d != domain) {
             tracing::warn!(queue_id = %tx.id, from = ?from, "not signed: From has addresses in several domains");
-            return message;
+            return Ok(message);
         }
         let signers = self.ctx.outbound.signers_for(&domain);
         if signers.is_empty() {
             tracing::warn!(queue_id = %tx.id, %domain, "not signed: no DKIM key is configured for this domain");
-            return message;
+            return Ok(message);
         }
         match sendwell_dkim::sign_all(signers, &message, headers::now()) {
             Ok(fields) => {
@@ -366,12 +383,24 @@ impl<S: QueueStore + Clone> Session<S> {
                 }
                 out.extend_from_slice(&message);
                 tracing::debug!(queue_id = %tx.id, %domain, signatures = fields.len(), "DKIM-signed");
-                out
+                Ok(out)
             }
-            Err(e) => {
-                tracing::error!(queue_id = %tx.id, %domain, error = %e, "DKIM signing failed; queued unsigned");
-                message
+            Err(e @ sendwell_dkim::SignError::Key(_)) => {
+                tracing::error!(queue_id = %tx.id, %domain, error = %e, "DKIM signing failed; message not taken");
+                Err(Reply::new(
+                    C::C451_LOCAL_ERROR,
+                    E::S4_3_0_MAIL_SYSTEM,
+                    "The message cannot be DKIM-signed right now; try again later",
+                ))
             }
+            Err(e) => Err(Reply::new(
+                C::C550_MAILBOX_UNAVAILABLE,
+                E::S5_6_0_MEDIA_ERROR,
+                format!(
+                    "Message refused: it cannot be DKIM-signed: {}",
+                    reply_text(&e.to_string())
+                ),
+            )),
         }
     }
 
