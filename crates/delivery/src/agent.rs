@@ -14,9 +14,14 @@
 //! - Never a notification for a message with a null sender (a bounce), so bounces
 //!   cannot loop; notifications go out with a null sender themselves.
 //! - A state is written only after the attempt: a crash mid-delivery delivers that
-//!   copy again after restart (at least once, never lost). A state a notification
-//!   follows from is synced before the notification is queued, so a crash cannot make
-//!   a second one; a crash between the two loses that notification instead.
+//!   copy again after restart (at least once, never lost). A notification is queued
+//!   (synced) before the state it follows from, which is then synced: a crash between
+//!   the two makes the recipient be tried, and perhaps notified about, again; it can
+//!   never lose the notification (RFC 5321 §6.1). A notification that cannot be
+//!   queued leaves its recipients queued, to be tried again later.
+//! - An outcome that cannot be recorded (the queue's disk failing) holds that message
+//!   back, in memory, for [`HOLD_OFF`]: without it every scan would deliver (or
+//!   bounce) the same recipients again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -126,6 +131,7 @@ impl RemoteDelivery {
             global: Semaphore::new(config.max_concurrent.max(1)),
             per_domain: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashSet::new()),
+            held_off: Mutex::new(HashMap::new()),
             config,
             bounce_route,
             local,
@@ -151,10 +157,20 @@ struct Agent<S, L> {
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// (message, recipient index) being delivered now: never scheduled twice.
     inflight: Mutex<HashSet<(QueueId, usize)>>,
+    /// Messages whose last outcome could not be recorded: not before this time.
+    held_off: Mutex<HashMap<QueueId, u64>>,
     bounce_route: BounceRoute,
     local: Option<LocalDelivery>,
     notify: mpsc::UnboundedSender<Notice>,
 }
+
+/// How long a message is held back after its outcome could not be recorded, and how
+/// soon recipients whose notification could not be queued are tried again.
+pub const HOLD_OFF: Duration = Duration::from_secs(300);
+
+/// At most this many messages held back in memory; past it the expired go first, and
+/// then the map is cleared (the disk is failing for everyone at that point anyway).
+const MAX_HELD_OFF: usize = 10_000;
 
 fn now() -> u64 {
     SystemTime::now()
@@ -279,6 +295,16 @@ where
 
     fn schedule(self: Arc<Self>, m: QueuedMessage, data: Option<Arc<[u8]>>) {
         let t = now();
+        {
+            let mut held = self.held_off.lock().unwrap_or_else(|e| e.into_inner());
+            match held.get(&m.envelope.id) {
+                Some(&until) if until > t => return,
+                Some(_) => {
+                    held.remove(&m.envelope.id);
+                }
+                None => {}
+            }
+        }
         let due = due_remote(&m, t);
         if due.is_empty() {
             return;
@@ -408,6 +434,9 @@ where
         let mut updates = Vec::with_capacity(indices.len());
         let mut bounced = Vec::new();
         let mut delayed = Vec::new();
+        // Positions in `updates` of the states each notification follows from.
+        let mut bounced_at = Vec::new();
+        let mut delayed_at = Vec::new();
         for (k, (&i, address)) in indices.iter().zip(&recipients).enumerate() {
             let Some(outcome) = report.recipients.get(k) else {
                 continue;
@@ -433,6 +462,7 @@ where
                     st.last_reply = Some(reason.clone());
                     st.next_attempt = None;
                     tracing::warn!(queue_id = %id, recipient = %address, host = ?report.remote_host, outcome = "failed", status = %status, reason = %reason, "remote delivery");
+                    bounced_at.push(updates.len());
                     // Only this attempt's reply: an older one did not decide this.
                     bounced.push(DsnRecipient {
                         recipient: address.clone(),
@@ -466,6 +496,7 @@ where
                                 && waited >= after.as_secs()
                             {
                                 st.delay_notified = true;
+                                delayed_at.push(updates.len());
                                 let until = m
                                     .envelope
                                     .received_at
@@ -485,6 +516,7 @@ where
                         NextStep::GiveUp => {
                             st.status = DeliveryStatus::Failed;
                             st.next_attempt = None;
+                            bounced_at.push(updates.len());
                             let lifetime = describe(self.config.retry.lifetime);
                             tracing::warn!(queue_id = %id, recipient = %address, outcome = "expired", reason = %reason, "remote delivery");
                             // RFC 3463 §3.5: X.4.7 delivery time expired. The last reply
@@ -513,11 +545,20 @@ where
         // notification for good. Plain retry bookkeeping is written lazily.
         let notifies =
             !m.envelope.sender.is_empty() && (!bounced.is_empty() || !delayed.is_empty());
-        if !bounced.is_empty() {
-            self.notify_sender(m, &data, &bounced).await;
+        let again = t.saturating_add(HOLD_OFF.as_secs());
+        if !bounced.is_empty() && !self.notify_sender(m, &data, &bounced).await {
+            // Not notified: not failed either. Tried again later, and notified then.
+            for &k in &bounced_at {
+                let st = &mut updates[k].1;
+                st.status = DeliveryStatus::Queued;
+                st.next_attempt = Some(again);
+            }
+            retry_at = Some(retry_at.map_or(again, |r| r.min(again)));
         }
-        if !delayed.is_empty() {
-            self.notify_sender(m, &data, &delayed).await;
+        if !delayed.is_empty() && !self.notify_sender(m, &data, &delayed).await {
+            for &k in &delayed_at {
+                updates[k].1.delay_notified = false;
+            }
         }
         let durability = if notifies {
             Durability::Synced
@@ -525,15 +566,28 @@ where
             Durability::Lazy
         };
         if let Err(e) = self.store.update_recipients(id, updates, durability).await {
-            tracing::error!(queue_id = %id, error = %e, "cannot record delivery outcome");
-            return None;
+            tracing::error!(queue_id = %id, error = %e, hold_off_s = HOLD_OFF.as_secs(), "cannot record delivery outcome; message held back");
+            let mut held = self.held_off.lock().unwrap_or_else(|e| e.into_inner());
+            if held.len() >= MAX_HELD_OFF {
+                held.retain(|_, until| *until > t);
+                if held.len() >= MAX_HELD_OFF {
+                    held.clear();
+                }
+            }
+            held.insert(id, again);
+            return Some(again);
         }
         retry_at
     }
 
     /// Queue one notification (failed or delayed recipients) for the sender; never for a
-    /// null sender.
-    async fn notify_sender(&self, m: &QueuedMessage, data: &[u8], recipients: &[DsnRecipient]) {
+    /// null sender. False when it could not be queued (true when none was due).
+    async fn notify_sender(
+        &self,
+        m: &QueuedMessage,
+        data: &[u8],
+        recipients: &[DsnRecipient],
+    ) -> bool {
         let sender = &m.envelope.sender;
         let id = m.envelope.id;
         let report = Dsn {
@@ -547,7 +601,7 @@ where
         // RFC 5321 §4.5.5 / §6.1: no notification about a notification.
         let Some(message) = dsn::build(&report, Utc::now()) else {
             tracing::info!(queue_id = %id, "no notification: the sender is null");
-            return;
+            return true;
         };
         let destination = (self.bounce_route)(sender);
         let envelope = QueueEnvelope {
@@ -580,8 +634,12 @@ where
                         }
                     }
                 }
+                true
             }
-            Err(e) => tracing::error!(queue_id = %id, error = %e, "cannot queue the notification"),
+            Err(e) => {
+                tracing::error!(queue_id = %id, error = %e, "cannot queue the notification; its recipients stay queued");
+                false
+            }
         }
     }
 }

@@ -72,7 +72,19 @@ pub struct Dsn<'a> {
     pub original: &'a [u8],
 }
 
-/// Keep only printable ASCII, and nothing that could end a header or a MIME part.
+/// A name or address written on one line (never folded): printable ASCII, at most 255
+/// characters (no mail address, host name or status is longer), so no line nears the
+/// 998-octet limit.
+fn name(s: &str) -> String {
+    clean(s).chars().take(255).collect()
+}
+
+/// The most of one text (a reply, a reason) a notification carries; [`folded`] keeps
+/// its lines short.
+const MAX_TEXT: usize = 4096;
+
+/// Keep only printable ASCII, and nothing that could end a header or a MIME part; at
+/// most [`MAX_TEXT`] characters.
 fn clean(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -82,8 +94,49 @@ fn clean(s: &str) -> String {
                 '?'
             }
         })
-        .take(998)
+        .take(MAX_TEXT)
         .collect()
+}
+
+/// Lines a reader sees whole: at most this many octets where spaces allow.
+const LINE: usize = 78;
+/// A word longer than this is cut, so no line comes near the hard limit of 998
+/// octets (RFC 5322 §2.1.1).
+const LONGEST_WORD: usize = 900;
+
+/// `head` followed by `value` (already [`clean`]ed), as CRLF-ended lines of at most
+/// [`LINE`] octets where the spaces in `value` allow and never more than 998: each
+/// further line starts with `indent`. For a field `indent` is one space, which makes the
+/// break a fold (RFC 5322 §2.2.3; RFC 3464 §2.1 fields are folded the same way).
+fn folded(head: &str, value: &str, indent: &str) -> String {
+    let mut out = String::with_capacity(head.len() + value.len() + 8);
+    let mut line = head.to_string();
+    let mut fresh = true; // nothing of `value` on `line` yet
+    let words = value.split(' ').filter(|w| !w.is_empty()).flat_map(|w| {
+        // `clean` left ASCII only: any byte offset is a character boundary.
+        w.as_bytes()
+            .chunks(LONGEST_WORD)
+            .map(|c| std::str::from_utf8(c).unwrap_or(""))
+    });
+    for word in words {
+        let sep = if fresh && (head.is_empty() || head.ends_with(' ')) {
+            ""
+        } else {
+            " "
+        };
+        if !fresh && line.len() + sep.len() + word.len() > LINE {
+            out.push_str(&line);
+            out.push_str("\r\n");
+            line = format!("{indent}{word}");
+        } else {
+            line.push_str(sep);
+            line.push_str(word);
+        }
+        fresh = false;
+    }
+    out.push_str(&line);
+    out.push_str("\r\n");
+    out
 }
 
 /// The header section of `message` (up to the first empty line), CRLF-terminated lines.
@@ -125,12 +178,12 @@ pub fn build(dsn: &Dsn<'_>, now: DateTime<Utc>) -> Option<Vec<u8>> {
     } else {
         "Delayed Mail (still being retried)"
     };
-    let mta = clean(dsn.reporting_mta);
+    let mta = name(dsn.reporting_mta);
     let mut m = String::new();
     m.push_str(&format!(
         "From: Mail Delivery System <MAILER-DAEMON@{mta}>\r\n"
     ));
-    m.push_str(&format!("To: <{}>\r\n", clean(dsn.to)));
+    m.push_str(&format!("To: <{}>\r\n", name(dsn.to)));
     m.push_str(&format!("Subject: {subject}\r\n"));
     m.push_str(&format!("Date: {}\r\n", now.to_rfc2822()));
     m.push_str(&format!("Message-ID: <{}.dsn@{mta}>\r\n", random_token()));
@@ -153,22 +206,25 @@ pub fn build(dsn: &Dsn<'_>, now: DateTime<Utc>) -> Option<Vec<u8>> {
     }
     for r in dsn.recipients {
         // Our own account here; the server's reply verbatim beside it, as in part 2.
-        m.push_str(&format!(
-            "<{}>: {}\r\n",
-            clean(&r.recipient),
-            clean(&r.reason)
+        m.push_str(&folded(
+            &format!("<{}>: ", name(&r.recipient)),
+            &clean(&r.reason),
+            "    ",
         ));
         match (&r.diagnostic, &r.remote_mta) {
             (Some(reply), host) if *reply != r.reason => {
-                let who = host.as_deref().map(clean);
-                m.push_str(&format!(
-                    "    The server {}said: {}\r\n",
-                    who.map(|h| format!("{h} ")).unwrap_or_default(),
-                    clean(reply)
+                let who = host.as_deref().map(name);
+                m.push_str(&folded(
+                    &format!(
+                        "    The server {}said: ",
+                        who.map(|h| format!("{h} ")).unwrap_or_default()
+                    ),
+                    &clean(reply),
+                    "      ",
                 ));
             }
             (Some(_), Some(host)) => {
-                m.push_str(&format!("    (the server {} said this)\r\n", clean(host)));
+                m.push_str(&format!("    (the server {} said this)\r\n", name(host)));
             }
             _ => {}
         }
@@ -186,11 +242,11 @@ pub fn build(dsn: &Dsn<'_>, now: DateTime<Utc>) -> Option<Vec<u8>> {
         "--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n"
     ));
     m.push_str(&format!("Reporting-MTA: dns; {mta}\r\n"));
-    m.push_str(&format!("X-Sendwell-Queue-ID: {}\r\n", clean(dsn.queue_id)));
+    m.push_str(&format!("X-Sendwell-Queue-ID: {}\r\n", name(dsn.queue_id)));
     m.push_str(&format!("Arrival-Date: {}\r\n", dsn.arrival.to_rfc2822()));
     for r in dsn.recipients {
         m.push_str("\r\n");
-        let address = clean(&r.recipient);
+        let address = name(&r.recipient);
         // RFC 6533 §3: a UTF-8 address is typed utf-8, not rfc822.
         let kind = if r.recipient.is_ascii() {
             "rfc822"
@@ -199,16 +255,18 @@ pub fn build(dsn: &Dsn<'_>, now: DateTime<Utc>) -> Option<Vec<u8>> {
         };
         m.push_str(&format!("Final-Recipient: {kind}; {address}\r\n"));
         m.push_str(&format!("Action: {}\r\n", r.action.token()));
-        m.push_str(&format!("Status: {}\r\n", clean(&r.status)));
+        m.push_str(&format!("Status: {}\r\n", name(&r.status)));
         if let Some(host) = &r.remote_mta {
-            m.push_str(&format!("Remote-MTA: dns; {}\r\n", clean(host)));
+            m.push_str(&format!("Remote-MTA: dns; {}\r\n", name(host)));
         }
+        // RFC 3464 §2.3.6: the reply as the server gave it, folded where it is long.
         if let Some(diagnostic) = &r.diagnostic {
-            m.push_str(&format!("Diagnostic-Code: smtp; {}\r\n", clean(diagnostic)));
+            m.push_str(&folded("Diagnostic-Code: smtp; ", &clean(diagnostic), " "));
         } else {
-            m.push_str(&format!(
-                "Diagnostic-Code: X-Sendwell; {}\r\n",
-                clean(&r.reason)
+            m.push_str(&folded(
+                "Diagnostic-Code: X-Sendwell; ",
+                &clean(&r.reason),
+                " ",
             ));
         }
         if let Some(t) = r.last_attempt {
@@ -261,6 +319,8 @@ mod tests {
         };
         let out = build(&dsn, DateTime::from_timestamp(1_795_000_100, 0).unwrap()).unwrap();
         let text = String::from_utf8(out).unwrap();
+        // RFC 5322 §2.2.3: unfolded, a folded field reads as one line.
+        let unfolded = text.replace("\r\n ", " ");
         for needle in [
             "To: <a@example.org>",
             "Auto-Submitted: auto-replied",
@@ -275,7 +335,7 @@ mod tests {
             "Subject: hi",
             "Undelivered Mail Returned to Sender",
         ] {
-            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+            assert!(unfolded.contains(needle), "missing {needle:?} in\n{text}");
         }
         assert!(!text.contains("secret body"), "the body is not returned");
         assert!(
@@ -345,5 +405,50 @@ mod tests {
         assert!(!text.contains("\r\nInjected: yes"));
         assert!(text.contains("Action: delayed"));
         assert!(text.contains("Delayed Mail"));
+    }
+
+    /// A reply of three long lines (RFC 5321 §4.2.1 multi-line replies are joined with
+    /// spaces into one) still gives lines of at most 78 octets where there are spaces,
+    /// never over 998, and reads back whole once unfolded.
+    #[test]
+    fn long_replies_are_folded_never_over_998_octets() {
+        let long = format!(
+            "550-5.7.1 {} 550-5.7.1 {} 550 5.7.1 {}",
+            "policy ".repeat(50),
+            "x".repeat(1500),
+            "words ".repeat(60)
+        );
+        let mut r = recipient(Action::Failed);
+        r.diagnostic = Some(long.clone());
+        r.reason = format!("refused: {long}");
+        let recipients = [r];
+        let dsn = Dsn {
+            reporting_mta: "mail.example.org",
+            to: "a@example.org",
+            arrival: DateTime::from_timestamp(1_794_999_000, 0).unwrap(),
+            queue_id: "Q1",
+            recipients: &recipients,
+            original: b"From: a@example.org\r\n\r\nbody\r\n",
+        };
+        let out = build(&dsn, DateTime::from_timestamp(1_795_000_100, 0).unwrap()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for line in text.split("\r\n") {
+            assert!(line.len() <= 998, "{} octets: {line}", line.len());
+            if line.contains(' ') && !line.contains("xxxx") {
+                assert!(line.len() <= 78, "{} octets: {line}", line.len());
+            }
+        }
+        let diagnostic = text
+            .split("\r\n")
+            .skip_while(|l| !l.starts_with("Diagnostic-Code:"))
+            .take_while(|l| l.starts_with("Diagnostic-Code:") || l.starts_with(' '))
+            .collect::<Vec<_>>()
+            .join("");
+        // The words come back in order; the long word only gains the folds' spaces.
+        let words: Vec<&str> = long.split(' ').filter(|w| !w.is_empty()).collect();
+        let got = diagnostic
+            .trim_start_matches("Diagnostic-Code: smtp; ")
+            .replace(' ', "");
+        assert_eq!(got, words.concat());
     }
 }

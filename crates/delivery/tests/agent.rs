@@ -6,11 +6,13 @@
 //! message whose sender is null never bounces; the end of the lifetime bounces once
 //! with 4.4.7 quoting the last reply; a refused greeting is quoted verbatim; a stalled
 //! domain holds one connection and no other domain waits for it; a domain that
-//! requires TLS gets nothing in cleartext; states a notification follows from are
-//! synced before it is queued.
+//! requires TLS gets nothing in cleartext; a notification is queued before the state it
+//! follows from is synced; a notification that cannot be queued leaves its recipient
+//! queued; an outcome that cannot be recorded is not delivered again at every scan.
 
 mod support;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -567,11 +569,35 @@ enum Event {
     },
 }
 
-/// A [`FileStore`] that records the agent's writes.
+/// A [`FileStore`] that records the agent's writes, and fails the ones it is told to
+/// (a disk that is full, or out of inodes).
 #[derive(Clone)]
 struct Recording {
     inner: FileStore,
     events: Arc<Mutex<Vec<Event>>>,
+    /// Refuse to queue notifications (messages with a null sender).
+    fail_notifications: Arc<AtomicBool>,
+    /// Refuse every state update.
+    fail_updates: Arc<AtomicBool>,
+}
+
+impl Recording {
+    fn new(inner: FileStore) -> Recording {
+        Recording {
+            inner,
+            events: Arc::default(),
+            fail_notifications: Arc::default(),
+            fail_updates: Arc::default(),
+        }
+    }
+}
+
+fn disk_full() -> QueueError {
+    QueueError::Io {
+        what: "write",
+        path: "queue".into(),
+        source: std::io::Error::other("no space left on device (simulated)"),
+    }
 }
 
 impl QueueStore for Recording {
@@ -580,6 +606,9 @@ impl QueueStore for Recording {
             sender: envelope.sender.clone(),
             to: envelope.recipients[0].address.clone(),
         });
+        if envelope.sender.is_empty() && self.fail_notifications.load(Ordering::SeqCst) {
+            return Err(disk_full());
+        }
         self.inner.enqueue(envelope, data).await
     }
     async fn list(&self) -> Result<Vec<QueuedMessage>, QueueError> {
@@ -602,6 +631,9 @@ impl QueueStore for Recording {
             durability,
             states: updates.iter().map(|(_, s)| s.clone()).collect(),
         });
+        if self.fail_updates.load(Ordering::SeqCst) {
+            return Err(disk_full());
+        }
         self.inner.update_recipients(id, updates, durability).await
     }
     async fn delete(&self, id: QueueId) -> Result<bool, QueueError> {
@@ -620,11 +652,8 @@ impl QueueStore for Recording {
 async fn notifications_are_queued_before_their_states_are_synced() {
     let dir = TempDir::new("agent-sync");
     let (inner, _) = FileStore::open(&dir.path().join("queue")).unwrap();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let store = Recording {
-        inner,
-        events: Arc::clone(&events),
-    };
+    let store = Recording::new(inner);
+    let events = Arc::clone(&store.events);
     let mx = FakeMx::start(
         [127, 0, 0, 1].into(),
         0,
@@ -717,4 +746,83 @@ async fn notifications_are_queued_before_their_states_are_synced() {
         2,
         "one bounce and one delay notice: {events:#?}"
     );
+}
+
+/// RFC 5321 §6.1: a failure MUST be reported. When the notification cannot be queued
+/// (the disk is full), the recipient is not marked failed: it stays queued, to be
+/// tried again (and reported then), instead of leaving the queue unreported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_that_cannot_be_queued_keeps_the_recipient_queued() {
+    let dir = TempDir::new("agent-no-dsn");
+    let (inner, _) = FileStore::open(&dir.path().join("queue")).unwrap();
+    let store = Recording::new(inner);
+    store.fail_notifications.store(true, Ordering::SeqCst);
+    let mx = FakeMx::start(
+        [127, 0, 0, 1].into(),
+        0,
+        Script {
+            rcpt_for: vec![("nobody@", "550 5.1.1 no such user")],
+            ..Script::default()
+        },
+    )
+    .await;
+    let agent = RemoteDelivery::spawn(
+        store.clone(),
+        Arc::new(zone()),
+        agent_config(mx.addr().port()),
+        bounce_route(),
+        None,
+    );
+    let env = envelope("alice@sender.test", &["nobody@receiver.test"]);
+    let id = env.id;
+    store.enqueue(env, MESSAGE.into()).await.unwrap();
+    agent.notify(id, None);
+    let updated = || {
+        store
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::Update { id: i, .. } if *i == id))
+    };
+    wait_until("the attempt was recorded", updated).await;
+    let m = store.get(id).await.unwrap().expect("still in the queue");
+    let st = &m.state.recipients[0];
+    assert_eq!(st.status, DeliveryStatus::Queued, "{st:?}");
+    let later = st.next_attempt.expect("a next attempt");
+    assert!(later > now_secs() + 60, "{st:?}");
+    assert_eq!(st.remote_reply.as_deref(), Some("550 5.1.1 no such user"));
+}
+
+/// An outcome that cannot be recorded holds the message back instead of delivering it
+/// again at every scan (the scan runs every 300 ms here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_that_cannot_be_recorded_is_not_delivered_again_at_once() {
+    let dir = TempDir::new("agent-no-update");
+    let (inner, _) = FileStore::open(&dir.path().join("queue")).unwrap();
+    let store = Recording::new(inner);
+    store.fail_updates.store(true, Ordering::SeqCst);
+    let mx = FakeMx::start([127, 0, 0, 1].into(), 0, Script::default()).await;
+    let agent = RemoteDelivery::spawn(
+        store.clone(),
+        Arc::new(zone()),
+        agent_config(mx.addr().port()),
+        bounce_route(),
+        None,
+    );
+    let env = envelope("alice@sender.test", &["bob@receiver.test"]);
+    let id = env.id;
+    store.enqueue(env, MESSAGE.into()).await.unwrap();
+    agent.notify(id, None);
+    wait_until("one delivery", || mx.messages().len() == 1).await;
+    // Ten scans later: still the one copy.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(mx.messages().len(), 1, "delivered again at a scan");
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }

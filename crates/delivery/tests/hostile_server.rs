@@ -383,3 +383,29 @@ async fn addresses_that_would_inject_commands_are_never_written() {
     assert_eq!(quiet.connections(), 0);
     assert!(report.attempts.is_empty());
 }
+
+/// With PIPELINING, a refused MAIL decides every recipient, even when the server then
+/// answers DATA with a reply it should not give: the session is broken, so no RSET is
+/// sent into it (a server reading message data would never answer it).
+#[tokio::test]
+async fn a_refused_mail_decides_even_when_data_gets_a_wrong_reply() {
+    let mx = FakeMx::start(
+        Ipv4Addr::LOCALHOST,
+        0,
+        Script {
+            mail: "550 5.7.1 sender refused",
+            data: "250 2.0.0 ok",
+            ..Script::default()
+        },
+    )
+    .await;
+    let report = send(&mx, &["bob@receiver.test"]).await;
+    assert!(
+        matches!(&report.recipients[0], RecipientOutcome::Failed { reason, .. } if reason.contains("550 5.7.1 sender refused")),
+        "{:?}",
+        report.recipients
+    );
+    let lines = mx.lines();
+    assert!(!lines.iter().any(|l| l == "RSET"), "{lines:?}");
+    assert_no_data_sent(&mx);
+}

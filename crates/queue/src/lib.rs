@@ -116,11 +116,12 @@ pub trait QueueStore: Send + Sync + 'static {
     /// the queue. Returns false when there is no such message.
     ///
     /// What is on stable storage when this returns depends on `durability`:
-    /// - [`Durability::Synced`]: the new state, data and directory entry. Use it
-    ///   before anything that must not happen twice follows from the state, namely
-    ///   queueing a notification (a recipient `Failed`, or `delay_notified` set): a
-    ///   crash after the notification was queued then cannot make the recipient be
-    ///   tried, and notified about, again.
+    /// - [`Durability::Synced`]: the new state, data and directory entry. The
+    ///   delivery agent uses it for a state a notification follows from (a recipient
+    ///   `Failed`, or `delay_notified` set), right after queueing that notification:
+    ///   the window in which a crash makes the recipient be tried, and notified
+    ///   about, a second time is then as short as it can be, and the notification
+    ///   itself is never lost (RFC 5321 §6.1).
     /// - [`Durability::Lazy`]: the new state is visible to every reader at once but
     ///   may be lost in a crash, leaving the previous state: a recipient then counts as
     ///   not yet tried (delivery is at least once, as with every MTA). For retry

@@ -259,7 +259,12 @@ pub(crate) async fn mail_transaction(
             // The reverse-path was refused: every recipient shares that fate, and the
             // RCPT and DATA replies are only its consequences.
             close_unwanted_data(conn, &data_reply, t.data_block, t.data_end).await?;
-            reset(conn, config).await?;
+            // A session left broken (the server answered DATA with something it should
+            // not have) is dropped by the caller; an RSET there could be read as message
+            // data and wait out the command timeout, and the MAIL refusal still decides.
+            if !conn.broken {
+                reset(conn, config).await?;
+            }
             fail_rest(&mut decided, refusal);
             return Ok(finish(decided));
         }

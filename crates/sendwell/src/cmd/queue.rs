@@ -174,13 +174,15 @@ fn rfc3339(t: u64) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
-/// When the next attempt is, for people: `in 5m (2026-11-27T14:05:00Z)`, `due now`, or
-/// `-` when none is planned (delivered, failed, or held).
-fn next_attempt(next: Option<u64>, now: u64) -> String {
-    match next {
-        None => "-".into(),
-        Some(t) if t <= now => "due now".into(),
-        Some(t) => format!("in {} ({})", span(t - now), rfc3339(t)),
+/// When the next attempt is, for people: `in 5m (2026-11-27T14:05:00Z)`, `due now` (a
+/// waiting recipient with no time set has not been tried yet, or was retried with
+/// `queue retry`), or `-` when there is none (delivered or failed).
+fn next_attempt(status: DeliveryStatus, next: Option<u64>, now: u64) -> String {
+    match (status, next) {
+        (DeliveryStatus::Queued, None) => "due now".into(),
+        (DeliveryStatus::Queued, Some(t)) if t <= now => "due now".into(),
+        (DeliveryStatus::Queued, Some(t)) => format!("in {} ({})", span(t - now), rfc3339(t)),
+        _ => "-".into(),
     }
 }
 
@@ -222,7 +224,8 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<std::process::ExitCode> {
                             .filter(|r| r.status == DeliveryStatus::Queued)
                             .collect();
                         let attempts = waiting.iter().map(|r| r.attempts).max().unwrap_or(0);
-                        let next = waiting.iter().filter_map(|r| r.next_attempt).min();
+                        // The earliest: a waiting recipient without a time is due now.
+                        let next = waiting.iter().map(|r| r.next_attempt.unwrap_or(0)).min();
                         let reply = waiting
                             .iter()
                             .find_map(|r| r.last_reply.as_deref())
@@ -239,7 +242,10 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<std::process::ExitCode> {
                                 .map(|r| r.address.clone())
                                 .unwrap_or_default(),
                             attempts.to_string(),
-                            next_attempt(next, now),
+                            match next {
+                                Some(t) => next_attempt(DeliveryStatus::Queued, Some(t), now),
+                                None => "-".into(),
+                            },
                             shorten(reply, 60),
                         ]
                     })
@@ -300,10 +306,14 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<std::process::ExitCode> {
                             r.destination.clone(),
                             status(r.status).into(),
                             r.attempts.to_string(),
-                            next_attempt(r.next_attempt, now),
-                            match (&r.remote_mta, &r.last_reply) {
-                                (Some(mta), Some(reply)) => format!("{reply} (from {mta})"),
-                                (_, reply) => reply.clone().unwrap_or_default(),
+                            next_attempt(r.status, r.next_attempt, now),
+                            // The server is named only beside its own reply: a later
+                            // attempt may have failed without any server answering.
+                            match (&r.last_reply, &r.remote_reply, &r.remote_mta) {
+                                (Some(last), Some(remote), Some(mta)) if last == remote => {
+                                    format!("{last} (from {mta})")
+                                }
+                                (last, _, _) => last.clone().unwrap_or_default(),
                             },
                         ]
                     })
@@ -383,14 +393,17 @@ mod tests {
 
     #[test]
     fn next_attempts_read_as_times() {
-        assert_eq!(next_attempt(None, 1000), "-");
-        assert_eq!(next_attempt(Some(900), 1000), "due now");
-        assert_eq!(next_attempt(Some(1000), 1000), "due now");
+        use DeliveryStatus::*;
+        assert_eq!(next_attempt(Queued, None, 1000), "due now");
+        assert_eq!(next_attempt(Queued, Some(900), 1000), "due now");
+        assert_eq!(next_attempt(Queued, Some(1000), 1000), "due now");
         // 2026-11-27T14:05:00Z is 1795788300.
         assert_eq!(
-            next_attempt(Some(1_795_788_300), 1_795_788_000),
+            next_attempt(Queued, Some(1_795_788_300), 1_795_788_000),
             "in 5m (2026-11-27T14:05:00Z)"
         );
+        assert_eq!(next_attempt(Delivered, None, 1000), "-");
+        assert_eq!(next_attempt(Failed, Some(2000), 1000), "-");
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(u64::MAX), u64::MAX.to_string());
     }
