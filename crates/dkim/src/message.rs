@@ -14,6 +14,12 @@
 //! [`Message::malformed`], with its continuation lines: it is no field, so no `h=` name
 //! can select it and it is never a From field. Verifiers and signers refuse such a
 //! message (dkimpy does the same); see `verify` and `sign`.
+//!
+//! One line is neither: a first line starting with `From ` is the separator of a
+//! message saved in an mbox file (RFC 4155), not part of the message. It is set apart
+//! ([`Message::mbox_separator`]) and ignored by verification, as dkimpy and the DMARC
+//! crate's From parser ignore it; the signer refuses it (it would end up inside the
+//! header, below the new DKIM-Signature).
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -36,6 +42,8 @@ pub struct Message<'a> {
     headers: Vec<HeaderField>,
     /// Header lines without a colon, with their continuation lines (raw ranges).
     malformed: Vec<Range<usize>>,
+    /// A first line `From ...`: an mbox separator (RFC 4155), not a header field.
+    mbox_separator: Option<Range<usize>>,
     body_start: usize,
 }
 
@@ -51,12 +59,26 @@ impl<'a> Message<'a> {
             data.to_mut().extend_from_slice(b"\r\n");
         }
         let header_end = body_start.map_or(data.len(), |b| b - 2);
-        let (headers, malformed) = split_fields(&data[..header_end]);
+        // RFC 4155: an mbox file's "From " line above the message.
+        let mbox_separator = data[..header_end]
+            .starts_with(b"From ")
+            .then(|| memchr::memmem::find(&data, b"\r\n").map_or(header_end, |i| i + 2));
+        let fields_start = mbox_separator.unwrap_or(0).min(header_end);
+        let (mut headers, mut malformed) = split_fields(&data[fields_start..header_end]);
+        for f in &mut headers {
+            f.name = f.name.start + fields_start..f.name.end + fields_start;
+            f.raw = f.raw.start + fields_start..f.raw.end + fields_start;
+            f.value_start += fields_start;
+        }
+        for r in &mut malformed {
+            *r = r.start + fields_start..r.end + fields_start;
+        }
         let body_start = body_start.unwrap_or(data.len());
         Message {
             data,
             headers,
             malformed,
+            mbox_separator: mbox_separator.map(|end| 0..end.min(header_end)),
             body_start,
         }
     }
@@ -75,6 +97,12 @@ impl<'a> Message<'a> {
     /// with continuation lines and CRLF, top to bottom. Not in [`Message::headers`].
     pub fn malformed(&self) -> impl Iterator<Item = &[u8]> {
         self.malformed.iter().map(|r| &self.data[r.clone()])
+    }
+
+    /// The mbox separator line (`From sender date`, RFC 4155) above the message, if the
+    /// input started with one: not a header field, and not malformed.
+    pub fn mbox_separator(&self) -> Option<&[u8]> {
+        self.mbox_separator.clone().map(|r| &self.data[r])
     }
 
     /// The body (after the empty line), possibly empty.
@@ -229,6 +257,28 @@ mod tests {
         assert_eq!(m.value(&m.headers()[1]), b" one\r\n two");
         assert_eq!(m.body(), b"body\r\n");
         assert!(matches!(m.data, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn an_mbox_separator_is_set_apart() {
+        let m = Message::parse(b"From MAILER-DAEMON Fri Nov 27 10:00:00 2026\r\nFrom: a@b\r\nSubject: x\r\n\r\nbody\r\n");
+        assert_eq!(
+            m.mbox_separator(),
+            Some(&b"From MAILER-DAEMON Fri Nov 27 10:00:00 2026\r\n"[..])
+        );
+        let names: Vec<&[u8]> = m.headers().iter().map(|f| m.name(f)).collect();
+        assert_eq!(names, [&b"From"[..], b"Subject"]);
+        assert_eq!(m.value(&m.headers()[0]), b" a@b");
+        assert_eq!(m.malformed().count(), 0);
+        assert_eq!(m.body(), b"body\r\n");
+        // Only on the first line; "From:" is a field; a later "From " line is malformed.
+        assert_eq!(Message::parse(b"From: a@b\r\n\r\n").mbox_separator(), None);
+        let later = Message::parse(b"Subject: x\r\nFrom a@b\r\n\r\n");
+        assert_eq!(later.mbox_separator(), None);
+        assert_eq!(later.malformed().count(), 1);
+        // A separator alone, with no header after it, and one without CRLF.
+        assert!(Message::parse(b"From x\r\n\r\nbody").headers().is_empty());
+        assert_eq!(Message::parse(b"From x").headers().len(), 0);
     }
 
     #[test]

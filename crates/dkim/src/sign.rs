@@ -85,6 +85,13 @@ pub enum SignError {
          fix the message, receivers would not verify its signature"
     )]
     HeaderWithoutColon(String),
+    /// The input starts with an mbox file's `From ` line (RFC 4155), which is not part
+    /// of the message: signed as it is, it would end up inside the header.
+    #[error(
+        "the message starts with an mbox separator line {0:?} (RFC 4155), which is not \
+         part of the message; remove it before signing"
+    )]
+    MboxSeparator(String),
     /// The signing domain is not a domain name.
     #[error("{0:?} is not a valid signing domain")]
     InvalidDomain(String),
@@ -321,6 +328,12 @@ fn default_h_tag(message: &Message<'_>) -> Vec<String> {
 /// RFC 5322 §2.2: a header line without a colon makes the message malformed; verifiers
 /// (Sendwell's, dkimpy) would refuse any signature on it, so none is made.
 fn refuse_malformed(message: &Message<'_>) -> Result<(), SignError> {
+    if let Some(line) = message.mbox_separator() {
+        let first = line.split(|&b| b == b'\r').next().unwrap_or_default();
+        return Err(SignError::MboxSeparator(
+            String::from_utf8_lossy(first).into_owned(),
+        ));
+    }
     match message.malformed().next() {
         Some(line) => {
             let first = line.split(|&b| b == b'\r').next().unwrap_or_default();

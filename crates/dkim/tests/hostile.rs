@@ -216,6 +216,38 @@ fn a_header_line_without_a_colon_is_malformed() {
     }
 }
 
+/// RFC 4155: a message saved in an mbox file starts with a `From sender date` line
+/// that is not part of it. Verification ignores it (as dkimpy does); the signer refuses
+/// it, since it would end up inside the header below the new signature.
+#[test]
+fn an_mbox_separator_line_is_not_part_of_the_message() {
+    let (signer, dns) = signer();
+    let signed = sign(&signer, MESSAGE);
+    for separator in [
+        "From MAILER-DAEMON Fri Nov 27 10:00:00 2026\r\n",
+        "From a@example.com  Fri Nov 27 10:00:00 2026\r\n",
+        "From bounce\r\n",
+    ] {
+        let mut saved = separator.as_bytes().to_vec();
+        saved.extend_from_slice(&signed);
+        let results = verify(&dns, &saved);
+        assert_eq!(results.len(), 1, "{separator:?}");
+        assert_eq!(
+            (results[0].result, &results[0].reason),
+            (DkimResult::Pass, &Reason::Verified),
+            "{separator:?}"
+        );
+        let mut unsigned = separator.as_bytes().to_vec();
+        unsigned.extend_from_slice(MESSAGE);
+        match signer.sign(&unsigned, NOW) {
+            Err(SignError::MboxSeparator(line)) => {
+                assert_eq!(format!("{line}\r\n"), separator)
+            }
+            other => panic!("{separator:?}: {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn header_names_to_sign_must_be_field_names() {
     let (signer, _) = signer();

@@ -597,8 +597,7 @@ mod tests {
         // RFC 7489 §11.2: the record is syntactically incorrect; it is the one that
         // applies (it is at the domain), so the check shows it with its mistake.
         let c = check(
-            "_dmarc.example.com TXT \"v=DMARC1; p=reject; p=reject\"\n\
-             _dmarc.com TXT \"v=DMARC1; p=none; psd=y\"",
+            "_dmarc.example.com TXT \"v=DMARC1; p=reject; p=reject\"",
             "example.com",
         );
         assert!(matches!(c.tree_walk.outcome, PolicyOutcome::Invalid { .. }));

@@ -200,16 +200,18 @@ async fn by_tree_walk<L: Lookup>(
     }
     // The walk re-uses the answer above from the cache.
     let walk = tree_walk(queries, author).await;
+    // §4.10.1: "If no valid DMARC Policy Record is found by the first query, then
+    // perform a DNS Tree Walk": an invalid record at the Author Domain is walked past
+    // like none (the walk keeps it in `discarded`); only if the walk finds no policy
+    // either does it decide the outcome (below).
+    let invalid_at_author = match &at_author {
+        RecordLookup::Invalid(error) => Some(error.clone()),
+        _ => None,
+    };
     let own = match at_author {
         RecordLookup::One(record) => Some(PolicyOutcome::Found {
             policy_domain: author.to_string(),
             record,
-        }),
-        // RFC 7489 §11.2: "a syntactically incorrect DMARC record" is a permerror. The
-        // record at the Author Domain is the one that applies, so it is not walked past.
-        RecordLookup::Invalid(error) => Some(PolicyOutcome::Invalid {
-            policy_domain: author.to_string(),
-            error,
         }),
         _ => None,
     };
@@ -250,6 +252,13 @@ async fn by_tree_walk<L: Lookup>(
         PolicyOutcome::Found {
             policy_domain: psd.to_string(),
             record: record.clone(),
+        }
+    } else if let Some(error) = invalid_at_author {
+        // No other policy applies, and the Author Domain published one that is
+        // "a syntactically incorrect DMARC record": RFC 7489 §11.2's permerror.
+        PolicyOutcome::Invalid {
+            policy_domain: author.to_string(),
+            error,
         }
     } else if walk.discarded.is_empty() {
         PolicyOutcome::NoPolicy {

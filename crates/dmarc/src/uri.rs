@@ -235,8 +235,10 @@ fn addr_spec_problem(addr: &str) -> Option<String> {
                     Some((_, q)) if q == ' ' || q == '\t' || q.is_ascii_graphic() => {}
                     _ => return Some("a \\ in the quoted local part escapes nothing".into()),
                 },
-                // qtext = %d33 / %d35-91 / %d93-126, and the WSP of FWS.
-                c if c == ' ' || c == '\t' || c.is_ascii_graphic() => {}
+                // qtext = %d33 / %d35-91 / %d93-126, and the WSP of FWS; RFC 6532 §3.2
+                // adds UTF8-non-ascii (an internationalised address, percent-encoded in
+                // the URI as RFC 6068 §2 says).
+                c if c == ' ' || c == '\t' || c.is_ascii_graphic() || !c.is_ascii() => {}
                 c => {
                     return Some(format!(
                         "the quoted local part holds {c:?}, which RFC 5322 §3.2.4 does not allow"
@@ -260,7 +262,7 @@ fn addr_spec_problem(addr: &str) -> Option<String> {
         }
         if !local
             .split('.')
-            .all(|atom| !atom.is_empty() && atom.bytes().all(is_atext))
+            .all(|atom| !atom.is_empty() && atom.chars().all(is_atext))
         {
             return Some(format!(
                 "the local part {local:?} is neither a dot-atom (letters, digits and !#$%&'*+-/=?^_`{{|}}~, with single dots between them, none first or last) nor a quoted string (RFC 5322 §3.4.1)"
@@ -277,9 +279,9 @@ fn addr_spec_problem(addr: &str) -> Option<String> {
     None
 }
 
-/// RFC 5322 §3.2.3 atext.
-fn is_atext(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+/// RFC 5322 §3.2.3 atext, with the UTF8-non-ascii RFC 6532 §3.2 adds to it.
+fn is_atext(c: char) -> bool {
+    !c.is_ascii() || c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c)
 }
 
 /// RFC 3986 §2: unreserved, reserved and `%`.
@@ -404,6 +406,9 @@ mod tests {
                 "\"a\\\"b\"@example.com",
             ),
             ("mailto:a%2Fb@example.com?subject=dmarc", "a/b@example.com"),
+            // RFC 6532 §3.2: UTF-8 in the local part, percent-encoded (RFC 6068 §2).
+            ("mailto:%C3%A9t%C3%A9@example.com", "été@example.com"),
+            ("mailto:%22%C3%A9%20t%22@example.com", "\"é t\"@example.com"),
         ] {
             let u = ReportUri::parse(uri);
             assert_eq!(u.problem(), None, "{uri}");

@@ -716,16 +716,24 @@ fn an_invalid_record_that_applies_is_permerror() {
         assert_eq!(out.policy, None);
         assert_eq!(out.disposition, Policy::None);
     }
-    // At the Author Domain it is the record that applies: RFC 7489 §6.6.3 step 3 asks
-    // the Organizational Domain only when the Author Domain's set is empty, and it is
-    // not; the tree walk gives the same answer.
+    // At the Author Domain, by the list it is the record that applies: RFC 7489
+    // §6.6.3 step 3 asks the Organizational Domain only when the Author Domain's set is
+    // empty, and it is not. RFC 9989 §4.10.1 walks on when "no valid DMARC Policy
+    // Record is found by the first query": the Organizational Domain's policy applies
+    // (here p=reject, so spoofed mail from the subdomain is still refused).
     let zone = format!(
-        "_dmarc.mail.example.com TXT \"{dup}\"\n_dmarc.example.com TXT \"v=DMARC1; p=none\""
+        "_dmarc.mail.example.com TXT \"{dup}\"\n_dmarc.example.com TXT \"v=DMARC1; p=reject\""
     );
     let (psl, q) = run(&zone, "mail.example.com", &passing(None, &[]), PSL);
     assert_eq!(psl.result, DmarcResult::PermError);
     assert_eq!(psl.policy_domain.as_deref(), Some("mail.example.com"));
     assert_eq!(dmarc_queries(&q), ["_dmarc.mail.example.com"]);
+    let (walk, _) = run(&zone, "mail.example.com", &passing(None, &[]), WALK);
+    assert_eq!(walk.result, DmarcResult::Fail, "{}", walk.reason);
+    assert_eq!(walk.policy_domain.as_deref(), Some("example.com"));
+    assert_eq!(walk.disposition, Policy::Reject);
+    // With nothing valid above it, the tree walk too ends at the invalid record.
+    let zone = format!("_dmarc.mail.example.com TXT \"{dup}\"");
     let (walk, _) = run(&zone, "mail.example.com", &passing(None, &[]), WALK);
     assert_eq!(walk.result, DmarcResult::PermError);
     assert_eq!(walk.policy_domain.as_deref(), Some("mail.example.com"));
