@@ -199,6 +199,19 @@ fn optional(rest: &str) -> Option<String> {
     (!r.is_empty()).then(|| r.to_string())
 }
 
+/// The optional String argument of NOOP, HELP, VRFY and EXPN. RFC 5321 §4.1.2:
+/// String = Atom / Quoted-string, neither of which holds a control character (CR and
+/// LF included: a command line ends at its CRLF).
+fn string_argument(verb: &'static str, rest: &str) -> Result<Option<String>, CommandError> {
+    if rest.chars().any(char::is_control) {
+        return Err(CommandError::Syntax {
+            verb,
+            reason: "the argument holds a control character",
+        });
+    }
+    Ok(optional(rest))
+}
+
 impl Command {
     /// Parse one command line, without its CRLF.
     pub fn parse(line: &[u8]) -> Result<Command, CommandError> {
@@ -311,14 +324,14 @@ impl Command {
             return no_argument("STARTTLS", rest, Command::StartTls);
         }
         if is("NOOP") {
-            return Ok(Command::Noop(optional(rest)));
+            return Ok(Command::Noop(string_argument("NOOP", rest)?));
         }
         if is("HELP") {
-            return Ok(Command::Help(optional(rest)));
+            return Ok(Command::Help(string_argument("HELP", rest)?));
         }
         if is("VRFY") || is("EXPN") {
             let v = if is("VRFY") { "VRFY" } else { "EXPN" };
-            let arg = optional(rest).ok_or(CommandError::Syntax {
+            let arg = string_argument(v, rest)?.ok_or(CommandError::Syntax {
                 verb: v,
                 reason: "expected an argument",
             })?;
@@ -445,6 +458,33 @@ mod tests {
         ] {
             rt(line);
         }
+    }
+
+    #[test]
+    fn string_arguments_hold_no_control_characters() {
+        // Found by the smtp_command fuzz target: "VRFY \0\r\n" parsed with the CRLF in
+        // its argument, and its wire form did not parse back to the same command.
+        for line in [
+            &b"vRfy \0\r\n"[..],
+            b"VRFY a\rb",
+            b"EXPN list\n",
+            b"NOOP \x07",
+            b"HELP \x7f",
+            b"VRFY a\tb",
+        ] {
+            assert!(
+                matches!(Command::parse(line), Err(CommandError::Syntax { .. })),
+                "{line:?}"
+            );
+        }
+        assert_eq!(
+            Command::parse(b"VRFY \"Smith, John\"").unwrap(),
+            Command::Vrfy("\"Smith, John\"".into())
+        );
+        assert_eq!(
+            Command::parse(b"NOOP hello").unwrap(),
+            Command::Noop(Some("hello".into()))
+        );
     }
 
     #[test]
