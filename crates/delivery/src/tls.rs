@@ -102,6 +102,58 @@ pub(crate) fn verified() -> Arc<ClientConfig> {
     }))
 }
 
+/// Trust anchors of one's own for verified TLS, instead of the system's: the
+/// certificates of a PEM file (a private CA, or a server's self-signed certificate,
+/// as `sendwell init` writes). Built once per file and shared by every connection.
+#[derive(Clone)]
+pub struct TrustAnchors {
+    config: Arc<ClientConfig>,
+    /// How many certificates the file gave.
+    pub certificates: usize,
+}
+
+impl std::fmt::Debug for TrustAnchors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustAnchors")
+            .field("certificates", &self.certificates)
+            .finish()
+    }
+}
+
+impl TrustAnchors {
+    /// The certificates in the PEM file at `path`; an error says what is wrong with it.
+    pub fn from_pem_file(path: &std::path::Path) -> Result<TrustAnchors, String> {
+        use rustls::pki_types::pem::PemObject;
+        let iter = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut roots = RootCertStore::empty();
+        for cert in iter {
+            let cert =
+                cert.map_err(|e| format!("{}: not a PEM certificate: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("{}: unusable certificate: {e}", path.display()))?;
+        }
+        if roots.is_empty() {
+            return Err(format!("{} holds no certificate", path.display()));
+        }
+        let certificates = roots.len();
+        let config = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(TrustAnchors {
+            config: Arc::new(config),
+            certificates,
+        })
+    }
+
+    pub(crate) fn client_config(&self) -> Arc<ClientConfig> {
+        Arc::clone(&self.config)
+    }
+}
+
 /// The system's trust anchors (Debian's ca-certificates bundle).
 fn system_roots() -> RootCertStore {
     use rustls::pki_types::pem::PemObject;

@@ -406,3 +406,62 @@ fn a_message_that_cannot_be_signed_is_refused_with_the_reason() {
     assert_eq!(code, 250, "{text}");
     assert_eq!(s.queue().as_array().unwrap().len(), 1, "{}", s.queue());
 }
+
+/// `sendwell send --via` verifies the server's certificate; `--ca-file` names the
+/// anchor to verify it with, here the self-signed certificate `sendwell init` wrote
+/// (it names 127.0.0.1 in a --local setup). The wrong anchor is refused before AUTH.
+#[test]
+fn send_via_verifies_the_certificate_against_ca_file() {
+    let s = Server::start(|t| t);
+    let d = s.dir_arg();
+    let send = |ca_file: &str| {
+        serve_support::run(
+            &[
+                "send",
+                "--from",
+                "alice@example.test",
+                "--to",
+                "bob@elsewhere.test",
+                "--subject",
+                "verified",
+                "--body",
+                "hello",
+                "--via",
+                &s.submission.to_string(),
+                "--user",
+                "alice@example.test",
+                "--password-stdin",
+                "--ca-file",
+                ca_file,
+            ],
+            Some(&format!("{PASSWORD}\n")),
+        )
+    };
+    let cert = format!("{d}/tls/cert.pem");
+    let ok = send(&cert);
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(out.contains("250"), "{out}");
+    assert_eq!(s.queue().as_array().unwrap().len(), 1, "{}", s.queue());
+
+    // Another server's certificate is no anchor for this one: deferred, nothing sent.
+    let other = Server::start(|t| t);
+    let wrong = send(&format!("{}/tls/cert.pem", other.dir_arg()));
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(20), "{stderr}");
+    assert!(stderr.contains("--ca-file"), "{stderr}");
+    assert_eq!(s.queue().as_array().unwrap().len(), 1, "{}", s.queue());
+
+    // A file without a certificate is an error that says so.
+    let none = send(&format!("{d}/sendwell.toml"));
+    assert!(!none.status.success());
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("holds no certificate"),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
+}

@@ -109,6 +109,9 @@ pub struct ClientConfig {
     /// Log in with AUTH PLAIN (RFC 4954, RFC 4616) after TLS: for submission to a
     /// server of our own (`sendwell send --via`). Credentials never go in cleartext.
     pub auth: Option<Credentials>,
+    /// For [`TlsPolicy::Verified`]: authenticate servers against these anchors instead
+    /// of the system's (`sendwell send --ca-file`).
+    pub trust_anchors: Option<crate::tls::TrustAnchors>,
 }
 
 /// A user name and password for AUTH PLAIN.
@@ -142,6 +145,7 @@ impl ClientConfig {
             auth: None,
             address_preference: AddressPreference::default(),
             local_names: Vec::new(),
+            trust_anchors: None,
         }
     }
 }
@@ -583,8 +587,9 @@ impl Session {
             let Stream::Plain(tcp) = conn.stream else {
                 return Err(SessionError::Protocol("STARTTLS twice".into()));
             };
-            let client_config = match config.tls {
-                TlsPolicy::Verified => tls::verified(),
+            let client_config = match (config.tls, &config.trust_anchors) {
+                (TlsPolicy::Verified, Some(anchors)) => anchors.client_config(),
+                (TlsPolicy::Verified, None) => tls::verified(),
                 _ => tls::opportunistic(),
             };
             let name = ServerName::try_from(host.to_string())

@@ -19,7 +19,7 @@ use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use sendwell_delivery::client::{ClientConfig, Credentials, Envelope, RecipientOutcome, TlsPolicy};
 use sendwell_delivery::route::{MxHost, Route};
-use sendwell_delivery::{DeliveryReport, deliver, deliver_via};
+use sendwell_delivery::{DeliveryReport, TrustAnchors, deliver, deliver_via};
 use sendwell_dkim::{Signer, SigningKey};
 use sendwell_dns::Lookup;
 use sendwell_smtp::{Domain, MailDomain, Mailbox};
@@ -61,8 +61,14 @@ pub struct SendArgs {
     /// With --via: do not check the server's certificate (still encrypted). Only for
     /// testing against a server with a self-signed certificate, such as a fresh
     /// `sendwell init`: anyone on the path could read the password.
-    #[arg(long, requires = "via")]
+    #[arg(long, requires = "via", conflicts_with = "ca_file")]
     pub insecure_tls: bool,
+    /// With --via: verify the server's certificate against the certificates in this PEM
+    /// file instead of the system's trust anchors: a private CA, or the server's own
+    /// self-signed certificate (for Sendwell, the file `[tls] certificate` names,
+    /// DIR/tls/cert.pem after `sendwell init`). The certificate must still name HOST.
+    #[arg(long, value_name = "FILE", requires = "via")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// The user name for AUTH with --via.
     #[arg(long, requires = "via")]
     pub user: Option<String>,
@@ -244,6 +250,11 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         } else {
             TlsPolicy::Verified
         };
+        if let Some(file) = &args.ca_file {
+            config.trust_anchors = Some(
+                TrustAnchors::from_pem_file(file).map_err(|e| anyhow::anyhow!("--ca-file: {e}"))?,
+            );
+        }
         config.auth = Some(Credentials {
             user: args.user.clone().unwrap_or_default(),
             password,
@@ -269,8 +280,9 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         .await;
         if !args.insecure_tls && mentions_certificate(&report) {
             eprintln!(
-                "sendwell send: the certificate of {via} did not verify. For a test server \
-                 with a self-signed certificate, add --insecure-tls."
+                "sendwell send: the certificate of {via} did not verify. Give the server's \
+                 certificate (or its CA) with --ca-file FILE; for a throw-away test server, \
+                 --insecure-tls skips the check."
             );
         }
         reports.push((recipients.clone(), report));
