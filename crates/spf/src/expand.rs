@@ -162,7 +162,7 @@ pub fn truncate_domain(mut name: String) -> String {
 
 /// Whether a target name can be queried: 1 to 253 octets, labels of 1 to 63 octets
 /// (RFC 1035 §2.3.4). RFC 7208 §4.8 leaves the result for other names undefined; this
-/// implementation treats them as names that do not exist (see `eval.rs`).
+/// implementation treats them as names that do not exist (see `eval/`).
 pub fn is_valid_target_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_DOMAIN_NAME_LEN
