@@ -19,16 +19,52 @@ pub use world::{MailWorld, SigningSetup, WorldOptions};
 
 use std::net::{TcpListener, UdpSocket};
 
-/// A port free for both TCP and UDP on 127.0.0.1 right now.
+/// A port free for both TCP and UDP on 127.0.0.1 right now, for a server a test
+/// starts.
+///
+/// Chosen at random *below* the kernel's ephemeral range: a port the kernel handed out
+/// for `bind(0)` comes from that range, and the kernel may give the same number to the
+/// next outgoing connection of any process before the test's server binds it (seen as
+/// "Address already in use" in a parallel test run). Ports are not handed out twice by
+/// one test process.
 pub fn free_port() -> u16 {
-    for _ in 0..100 {
-        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind a TCP socket on 127.0.0.1");
-        let port = tcp.local_addr().expect("local address").port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+    use std::collections::HashSet;
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let (low, high) = below_ephemeral_range();
+    let random = RandomState::new();
+    for attempt in 0u32..1000 {
+        let span = u64::from(high - low) + 1;
+        let port = low + (random.hash_one((std::process::id(), attempt)) % span) as u16;
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        let given = given.get_or_insert_with(HashSet::new);
+        if given.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        {
+            given.insert(port);
             return port;
         }
     }
     panic!("no port free for both TCP and UDP on 127.0.0.1");
+}
+
+/// The ports to choose test ports from: 10000 up to just below the ephemeral range of
+/// `/proc/sys/net/ipv4/ip_local_port_range` (32768 by default).
+fn below_ephemeral_range() -> (u16, u16) {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    if ephemeral_low > 11000 {
+        (10000, ephemeral_low - 1)
+    } else {
+        // An unusual configuration: any unprivileged port.
+        (1024, 65535)
+    }
 }
 
 /// Path of a program, or a panic that says which Debian package provides it.
