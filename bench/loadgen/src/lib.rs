@@ -14,7 +14,6 @@
 
 pub mod message;
 pub mod session;
-pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

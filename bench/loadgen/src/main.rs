@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use clap::Parser;
 use sendwell_loadgen::message::{MIN_SIZE, MessageTemplate};
-use sendwell_loadgen::{LoadConfig, Report, run, tls};
+use sendwell_loadgen::{LoadConfig, Report, run};
 
 /// Submit messages with STARTTLS and AUTH PLAIN and report messages per second.
 #[derive(Debug, Parser)]
@@ -105,7 +105,7 @@ fn real_main(args: Args) -> anyhow::Result<Report> {
             run: format!("{run_token:x}"),
         },
         user: args.user,
-        tls: tls::client_config(),
+        tls: sendwell_delivery::opportunistic_tls(),
     };
     let runtime = if args.threads <= 1 {
         tokio::runtime::Builder::new_current_thread()

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
 use sendwell_loadgen::message::MessageTemplate;
-use sendwell_loadgen::{LoadConfig, Report, run, tls};
+use sendwell_loadgen::{LoadConfig, Report, run};
 use sendwell_smtp::sasl;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -201,7 +201,7 @@ fn config(server: SocketAddr, sessions: usize, messages: usize, password: &str) 
             size: 2048,
             run: "t".into(),
         },
-        tls: tls::client_config(),
+        tls: sendwell_delivery::opportunistic_tls(),
     }
 }
 

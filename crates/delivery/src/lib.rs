@@ -39,4 +39,4 @@ pub use deliver::{
     DeliveryReport, HostAttempt, RemoteReply, SessionCache, deliver, deliver_cached, deliver_via,
 };
 pub use route::{AddressPreference, MxHost, Route, RouteError, resolve_route};
-pub use tls::TrustAnchors;
+pub use tls::{TrustAnchors, opportunistic as opportunistic_tls};

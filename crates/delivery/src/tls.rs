@@ -71,10 +71,12 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
-/// The client configuration for opportunistic TLS (no certificate authentication),
-/// built once: every connection shares it, and with it rustls's session cache, so a
-/// second connection to the same server resumes its TLS session.
-pub(crate) fn opportunistic() -> Arc<ClientConfig> {
+/// The client configuration for opportunistic TLS (no certificate authentication,
+/// RFC 7435; handshake signatures are still checked, so the server must hold the key of
+/// the certificate it shows), built once: every connection shares it, and with it
+/// rustls's session cache, so a second connection to the same server resumes its TLS
+/// session. Also what the relay benchmark's load generator uses against its test bed.
+pub fn opportunistic() -> Arc<ClientConfig> {
     static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
     Arc::clone(CONFIG.get_or_init(|| {
         let provider = provider();
