@@ -36,6 +36,24 @@ pub fn body_hash(
     limit: Option<u64>,
 ) -> BodyHash {
     let mut ctx = digest::Context::new(digest_algorithm(hash));
+    let (hashed_length, canonical_length) =
+        hash_canonical_body(&mut ctx, body, canonicalization, limit);
+    BodyHash {
+        digest: ctx.finish().as_ref().to_vec(),
+        hashed_length,
+        canonical_length,
+    }
+}
+
+/// Canonicalize `body` into `ctx` in one pass, at most `limit` canonical octets (`l=`).
+/// Returns (octets hashed, canonical length). Shared by [`body_hash`] and the draft-00
+/// hash, which puts the body between the header fields and the signature field.
+fn hash_canonical_body(
+    ctx: &mut digest::Context,
+    body: &[u8],
+    canonicalization: CanonicalizationAlgorithm,
+    limit: Option<u64>,
+) -> (u64, u64) {
     let mut remaining = limit.unwrap_or(u64::MAX);
     let mut hashed = 0u64;
     let mut feed = |slice: &[u8]| {
@@ -49,11 +67,7 @@ pub fn body_hash(
     let mut canon = BodyCanonicalizer::new(canonicalization);
     canon.update(body, &mut feed);
     let canonical_length = canon.finish(&mut feed);
-    BodyHash {
-        digest: ctx.finish().as_ref().to_vec(),
-        hashed_length: hashed,
-        canonical_length,
-    }
+    (hashed, canonical_length)
 }
 
 /// Up to this many (name, field) comparisons, [`select_headers`] simply scans (no
@@ -215,24 +229,13 @@ pub fn draft00_hash(
     let mut ctx = digest::Context::new(digest_algorithm(hash));
     ctx.update(&buffer[..split]);
     ctx.update(b"\r\n");
-    let mut remaining = limit.unwrap_or(u64::MAX);
-    let mut hashed = 0u64;
-    let mut feed = |slice: &[u8]| {
-        let take = (slice.len() as u64).min(remaining) as usize;
-        if take > 0 {
-            ctx.update(&slice[..take]);
-            remaining -= take as u64;
-            hashed += take as u64;
-        }
-    };
-    let mut canon = BodyCanonicalizer::new(canonicalization.body);
-    canon.update(message.body(), &mut feed);
-    let canonical_length = canon.finish(&mut feed);
+    let (hashed_length, canonical_length) =
+        hash_canonical_body(&mut ctx, message.body(), canonicalization.body, limit);
     ctx.update(b"\r\n");
     ctx.update(&buffer[split..]);
     Draft00Hash {
         digest: ctx.finish(),
-        hashed_length: hashed,
+        hashed_length,
         canonical_length,
     }
 }
