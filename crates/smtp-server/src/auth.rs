@@ -19,6 +19,13 @@
 //! accounts that exist, and every counter table has a hard size, the oldest entries
 //! giving way, so guessed names cannot grow memory. Unknown accounts are checked
 //! against a dummy hash so the answer takes as long as for a real one.
+//!
+//! Parallel guesses count like sequential ones: the logins of one client run one at
+//! a time ([`LoginLimiter::gate`]), from the lockout check through the password check
+//! to the end of a failure's delay. A failure is therefore counted, and its delay
+//! served, before the next check from that client starts, so twenty connections
+//! guessing at once get exactly as many checks as one connection guessing twenty
+//! times. A right password costs the queue behind it only its argon2 time.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
@@ -262,6 +269,33 @@ pub struct LoginLimiter {
     max_failures: u32,
     max_failures_per_ip: u32,
     window: Duration,
+    /// One gate per client network with a login in progress or waiting: entries
+    /// leave when the last holder or waiter does, so there are never more than there
+    /// are connections.
+    gates: Mutex<HashMap<IpAddr, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A client's turn at logging in (see [`LoginLimiter::gate`]); dropping it lets the
+/// client's next login go ahead.
+pub struct LoginTurn<'a> {
+    limiter: &'a LoginLimiter,
+    client: IpAddr,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for LoginTurn<'_> {
+    fn drop(&mut self) {
+        // Release first, then forget the gate if nobody else holds or waits for it
+        // (the map's own reference is the only one left).
+        drop(self.guard.take());
+        let mut gates = self.limiter.gates.lock().unwrap_or_else(|p| p.into_inner());
+        if gates
+            .get(&self.client)
+            .is_some_and(|g| Arc::strong_count(g) == 1)
+        {
+            gates.remove(&self.client);
+        }
+    }
 }
 
 /// What the limiter says about a login attempt before it is checked.
@@ -290,7 +324,40 @@ impl LoginLimiter {
             max_failures: c.max_failures,
             max_failures_per_ip: c.max_failures_per_ip,
             window: Duration::from_secs(c.failure_window_secs),
+            gates: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Wait for this client's turn to log in: one login per client network at a
+    /// time, held from [`LoginLimiter::admit`] through the password check and, for a
+    /// failure, through its delay. `None` when the turn did not come within `wait`
+    /// (the caller answers 454 4.7.0; nothing was checked or counted).
+    pub async fn gate(&self, ip: IpAddr, wait: Duration) -> Option<LoginTurn<'_>> {
+        let client = client_network(ip);
+        let gate = {
+            let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(gates.entry(client).or_default())
+        };
+        // The turn holds a clone of the gate; the waiting future holds another, so a
+        // waiter keeps the entry alive and a timed-out one gives its reference back.
+        let mut turn = LoginTurn {
+            limiter: self,
+            client,
+            guard: None,
+        };
+        match tokio::time::timeout(wait, gate.lock_owned()).await {
+            Ok(guard) => {
+                turn.guard = Some(guard);
+                Some(turn)
+            }
+            // `turn` drops here and removes the entry when it was the last one.
+            Err(_) => None,
+        }
+    }
+
+    #[cfg(test)]
+    fn gates_len(&self) -> usize {
+        self.gates.lock().unwrap().len()
     }
 
     fn pair(&self, ip: IpAddr, login: &str) -> (IpAddr, u64) {
@@ -426,6 +493,36 @@ mod tests {
         // The newest entries were kept: the last client is still counted.
         let last: IpAddr = std::net::Ipv4Addr::from(999u32).into();
         assert_eq!(l.by_client.count(&client_network(last), l.window), 1);
+    }
+
+    #[tokio::test]
+    async fn one_login_per_client_at_a_time_and_gates_are_freed() {
+        let l = Arc::new(LoginLimiter::new(&limits(3, 5)));
+        let ip: IpAddr = "2001:db8:7::1".parse().unwrap();
+        let same_client: IpAddr = "2001:db8:7::2".parse().unwrap();
+        let other: IpAddr = "192.0.2.7".parse().unwrap();
+        let first = l.gate(ip, Duration::from_secs(1)).await.unwrap();
+        // The same /64 waits; another client does not.
+        assert!(
+            l.gate(same_client, Duration::from_millis(50))
+                .await
+                .is_none()
+        );
+        let o = l.gate(other, Duration::from_millis(50)).await;
+        assert!(o.is_some());
+        drop(o);
+        let waiting = {
+            let l = Arc::clone(&l);
+            tokio::spawn(
+                async move { l.gate(same_client, Duration::from_secs(10)).await.is_some() },
+            )
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished());
+        drop(first);
+        assert!(waiting.await.unwrap());
+        // Nobody holds or waits: nothing is kept (a timed-out waiter left nothing either).
+        assert_eq!(l.gates_len(), 0);
     }
 
     fn accounts_with_alice(

@@ -1,10 +1,11 @@
 //! AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms, only under TLS.
 //!
 //! Order of checks: TLS first (538 5.7.11, RFC 4954 §4), sequence (503), mechanism
-//! (504), then the failed-login limiter (454 4.7.0, before any password is looked
-//! at), then the password (argon2, a few at once: a login that cannot get its turn
-//! within seconds gets 454 4.7.0 too). A failure waits a growing delay before its
-//! 535 5.7.8. A failed AUTH leaves the session exactly as unauthenticated as before.
+//! (504), then the client's turn (its logins run one at a time), then the
+//! failed-login limiter (454 4.7.0, before any password is looked at), then the
+//! password (argon2, a few at once: a login that cannot get its turn within seconds
+//! gets 454 4.7.0 too). A failure waits a growing delay, still holding the client's
+//! turn, before its 535 5.7.8. A failed AUTH leaves the session exactly as unauthenticated as before.
 
 use sendwell_queue::QueueStore;
 use sendwell_smtp::enhanced::EnhancedStatusCode as E;
@@ -17,6 +18,10 @@ use crate::wire::Line;
 
 /// RFC 4954 §4: "the maximum line length [of an AUTH exchange] is 12288 octets".
 const MAX_AUTH_LINE: usize = 12_288;
+
+/// Longest a login waits for the client's earlier logins (and their failure delays)
+/// to finish before it gets 454 4.7.0 unchecked.
+const LOGIN_TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 enum Step {
     Line(String),
@@ -99,6 +104,20 @@ impl<S: QueueStore + Clone> Session<S> {
             }
             Err(None) => return Flow::Close,
         };
+        // One login per client at a time, from the lockout check to the end of a
+        // failure's delay: parallel guesses are counted and delayed like sequential
+        // ones (crate::auth, "Parallel guesses").
+        let ctx = std::sync::Arc::clone(&self.ctx);
+        let Some(turn) = ctx.logins.gate(self.ip, LOGIN_TURN_WAIT).await else {
+            tracing::warn!(client = %self.ip, login = %login, outcome = "busy",
+                "AUTH not checked: this client's other logins did not finish in time");
+            self.refuse(Reply::new(
+                C::C454_TEMPORARY_AUTH_FAILURE,
+                E::S4_7_0_SECURITY,
+                "Temporary authentication failure: too many logins at once from your address; try again later",
+            ));
+            return Flow::Continue;
+        };
         if self.ctx.logins.admit(self.ip, &login) == Admission::LockedOut {
             tracing::warn!(client = %self.ip, login = %login, outcome = "locked out", "AUTH refused: too many failures");
             self.refuse(Reply::new(
@@ -138,6 +157,7 @@ impl<S: QueueStore + Clone> Session<S> {
                     return Flow::Close;
                 }
                 tokio::time::sleep(delay).await;
+                drop(turn);
                 self.refuse(Reply::new(
                     C::C535_AUTH_CREDENTIALS_INVALID,
                     E::S5_7_8_AUTH_CREDENTIALS_INVALID,
