@@ -115,11 +115,26 @@ pub struct Limits {
     pub data_timeout_secs: u64,
     /// Longest a whole session may last, in seconds, before 421 4.4.2.
     pub session_timeout_secs: u64,
-    /// Most simultaneous connections from one client (an IPv4 address, or an IPv6 /64,
-    /// which one host or subscriber usually holds whole); more get 421 4.7.0.
+    /// Most simultaneous connections to the MX listeners from one client (an IPv4
+    /// address, or an IPv6 /64, which one host or subscriber usually holds whole);
+    /// more get 421 4.7.0.
     pub max_connections_per_ip: usize,
-    /// Most simultaneous connections in total; more get 421 4.4.5.
+    /// Most simultaneous connections to the MX listeners in total; more get 421 4.4.5.
     pub max_connections: usize,
+    /// Most simultaneous connections to the submission listeners (ports 587 and 465
+    /// together) from one client. A pool of their own: a flood on port 25 never takes
+    /// an authenticated user's place.
+    pub max_submission_connections_per_ip: usize,
+    /// Most simultaneous connections to the submission listeners in total.
+    pub max_submission_connections: usize,
+    /// The slowest message data accepted, in octets per second, averaged from the
+    /// start of the data (the 354 reply, or the first BDAT) and enforced once
+    /// `data_rate_grace_secs` have passed: a client sending more slowly is told 421
+    /// 4.4.2 and disconnected, so a drip-feeding client cannot hold its connection
+    /// for the whole session. 0 turns the check off.
+    pub min_data_rate: u64,
+    /// Seconds of message data before `min_data_rate` applies.
+    pub data_rate_grace_secs: u64,
     /// Most octets of message data all sessions together may hold in memory while
     /// receiving (each message is kept whole until it is queued). A message that would
     /// pass it is read to its end but not kept, and gets 452 4.3.1 (RFC 3463 "mail
@@ -142,6 +157,10 @@ impl Default for Limits {
             session_timeout_secs: 1800,
             max_connections_per_ip: 20,
             max_connections: 500,
+            max_submission_connections_per_ip: 10,
+            max_submission_connections: 100,
+            min_data_rate: 1024,
+            data_rate_grace_secs: 60,
             max_data_memory: 512 * 1024 * 1024,
         }
     }

@@ -190,6 +190,14 @@ impl Config {
                 "limits.max_connections_per_ip",
                 lim.max_connections_per_ip as u64,
             ),
+            (
+                "limits.max_submission_connections",
+                lim.max_submission_connections as u64,
+            ),
+            (
+                "limits.max_submission_connections_per_ip",
+                lim.max_submission_connections_per_ip as u64,
+            ),
             ("auth.max_failures", u64::from(self.auth.max_failures)),
             (
                 "auth.max_failures_per_ip",

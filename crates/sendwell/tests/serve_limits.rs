@@ -36,7 +36,7 @@ fn quick_failures(t: String, per_account: &str, per_ip: &str) -> String {
     let t = set(t, "max_failure_delay_ms", "20");
     let t = set(t, "max_failures", per_account);
     let t = set(t, "max_failures_per_ip", per_ip);
-    set(t, "max_connections_per_ip", "100")
+    set(t, "max_submission_connections_per_ip", "100")
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn parallel_guesses_wait_for_each_failure_delay() {
     let s = Server::start(|t| {
         let t = set(t, "failure_delay_ms", "200");
         let t = set(t, "max_failure_delay_ms", "800");
-        set(t, "max_connections_per_ip", "100")
+        set(t, "max_submission_connections_per_ip", "100")
     });
     let start = Instant::now();
     let codes = parallel_wrong_logins(&s, 5, |_| "alice@example.test".into());
@@ -80,4 +80,113 @@ fn parallel_guesses_wait_for_each_failure_delay() {
         "{:?}",
         start.elapsed()
     );
+}
+
+#[test]
+fn an_mx_flood_never_takes_a_submission_slot() {
+    let s = Server::start(|t| {
+        let t = set(t, "max_connections", "20");
+        set(t, "max_connections_per_ip", "20")
+    });
+    // Twenty idle connections fill the MX pool (from one address here; the issue saw
+    // 500 from 25 addresses) ...
+    let mut idle = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while idle.len() < 20 {
+        let (c, greeting) = Client::connect(s.mx);
+        // (The harness's own readiness probes may hold a slot for a moment.)
+        if greeting.code.get() == 220 {
+            idle.push(c);
+        } else {
+            assert!(Instant::now() < deadline, "{greeting}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let (_, refused) = Client::connect(s.mx);
+    assert_eq!(refused.code.get(), 421, "{refused}");
+    // ... and a user still submits, on both submission ports.
+    {
+        let (mut c, greeting) = Client::connect_tls(s.submissions);
+        assert_eq!(greeting.code.get(), 220, "{greeting}");
+        c.ehlo();
+        assert_eq!(c.auth_plain("alice@example.test", PASSWORD).code.get(), 235);
+        let r = c.send_mail(
+            "alice@example.test",
+            &["bob@elsewhere.test"],
+            "From: alice@example.test\r\nSubject: hi\r\n\r\nhello\r\n",
+        );
+        assert_eq!(r.code.get(), 250, "{r}");
+    }
+    let (mut c, greeting) = Client::connect(s.submission);
+    assert_eq!(greeting.code.get(), 220, "{greeting}");
+    c.ehlo();
+    c.starttls();
+    c.ehlo();
+    assert_eq!(c.auth_plain("alice@example.test", PASSWORD).code.get(), 235);
+}
+
+#[test]
+fn a_data_dripper_is_disconnected_at_the_minimum_rate() {
+    use std::io::{BufRead, BufReader, Write};
+    let s = Server::start(|t| {
+        let t = set(t, "min_data_rate", "1000");
+        set(t, "data_rate_grace_secs", "2")
+    });
+    // A message sent at once is not affected.
+    let (mut c, _) = Client::connect(s.mx);
+    c.ehlo();
+    let r = c.send_mail(
+        "someone@elsewhere.test",
+        &["postmaster@example.test"],
+        "From: someone@elsewhere.test\r\nSubject: quick\r\n\r\nhello\r\n",
+    );
+    assert_eq!(r.code.get(), 250, "{r}");
+
+    let stream = std::net::TcpStream::connect(s.mx).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    let mut expect = |reader: &mut BufReader<std::net::TcpStream>, code: &str| loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with(code), "{line}");
+        if line.as_bytes().get(3) == Some(&b' ') {
+            break;
+        }
+    };
+    expect(&mut reader, "220");
+    for (cmd, code) in [
+        ("EHLO drip.test\r\n", "250"),
+        ("MAIL FROM:<someone@elsewhere.test>\r\n", "250"),
+        ("RCPT TO:<postmaster@example.test>\r\n", "250"),
+        ("DATA\r\n", "354"),
+    ] {
+        writer.write_all(cmd.as_bytes()).unwrap();
+        expect(&mut reader, code);
+    }
+    let start = Instant::now();
+    // Four octets a second, far below 1000: cut off once the grace period is over,
+    // long before the data timeout (600 s) or the session's (1800 s).
+    let dripper = std::thread::spawn(move || {
+        for b in b"Subject: drip\r\n\r\n".iter().cycle().take(400) {
+            if writer.write_all(&[*b]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    });
+    let mut last = String::new();
+    reader.read_line(&mut last).unwrap();
+    assert!(
+        last.starts_with("421 4.4.2") && last.contains("too slow"),
+        "{last:?} after {:?}",
+        start.elapsed()
+    );
+    let mut rest = String::new();
+    assert_eq!(reader.read_line(&mut rest).unwrap_or(0), 0, "closed");
+    dripper.join().unwrap();
+    assert!(s.log().contains("too slow"), "{}", s.log());
 }

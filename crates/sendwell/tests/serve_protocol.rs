@@ -269,9 +269,9 @@ fn connections_per_ip_and_timeouts() {
         }
     };
     let (_a, ga) = greeted(s.mx);
-    let (_b, gb) = greeted(s.submission);
+    let (_b, gb) = greeted(s.mx);
     assert_eq!((ga.code.get(), gb.code.get()), (220, 220));
-    // The third connection from 127.0.0.1 is turned away.
+    // The third connection from 127.0.0.1 to port 25 is turned away ...
     let mut third = Client::connect_raw(s.mx);
     let r = third.reply();
     assert_eq!(
@@ -279,7 +279,10 @@ fn connections_per_ip_and_timeouts() {
         (421, "4.7.0"),
         "{r}"
     );
-    drop((_a, _b));
+    // ... while submission counts its own connections (max_submission_connections_per_ip).
+    let (_c, gc) = greeted(s.submission);
+    assert_eq!(gc.code.get(), 220, "{gc}");
+    drop((_a, _b, _c));
     // An idle client is told 421 4.4.2 after the command timeout, then closed.
     let (mut idle, _) = loop {
         let mut c = Client::connect_raw(s.mx);
@@ -487,10 +490,21 @@ fn rcpt_before_mail_is_out_of_sequence_whatever_its_path() {
 
 #[test]
 fn over_the_limit_on_the_implicit_tls_port_hears_421_inside_tls() {
-    let s = Server::start(|t| set(t, "max_connections_per_ip", "1"));
+    let s = Server::start(|t| {
+        let t = set(t, "max_connections_per_ip", "1");
+        set(t, "max_submission_connections_per_ip", "1")
+    });
     let _held = loop {
         // (The harness's own probes may still hold the slot for a moment.)
         let (c, g) = Client::connect_tls(s.submissions);
+        if g.code.get() == 220 {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // The MX pool is another one: its slot is taken by a connection of its own.
+    let _held_mx = loop {
+        let (c, g) = Client::connect(s.mx);
         if g.code.get() == 220 {
             break c;
         }

@@ -101,8 +101,11 @@ pub struct Context<S> {
     pub store: S,
     /// The local delivery agent, told about each message with local recipients.
     pub local: Option<LocalDelivery>,
-    /// Connection counters.
+    /// Connection counters of the MX listeners.
     pub connections: listener::Connections,
+    /// Connection counters of the submission listeners (587 and 465): a pool of
+    /// their own, so a flood on port 25 never locks users out.
+    pub submission_connections: listener::Connections,
     /// The memory all sessions together may hold for messages being received.
     pub data_memory: Arc<memory::DataBudget>,
     /// DKIM signing and the remote delivery agent.
@@ -143,6 +146,10 @@ impl<S: QueueStore + Clone> Context<S> {
             connections: listener::Connections::new(
                 config.limits.max_connections,
                 config.limits.max_connections_per_ip,
+            ),
+            submission_connections: listener::Connections::new(
+                config.limits.max_submission_connections,
+                config.limits.max_submission_connections_per_ip,
             ),
             data_memory: memory::DataBudget::new(config.limits.max_data_memory),
             config,

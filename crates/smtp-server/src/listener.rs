@@ -10,6 +10,10 @@
 //! refused connections cannot take more than the limits allow. Everything a refused
 //! connection does, writing the 421 included, ends within [`REFUSAL_LIMIT`].
 //!
+//! The MX listeners and the submission listeners (587 and 465 together) count their
+//! connections in separate pools ([`Context::pool`]), so idle connections on port 25,
+//! however many, never take the place of a user who wants to submit.
+//!
 //! A client is what one party controls ([`client_network`]): an IPv4 address, but a
 //! whole IPv6 /64, since a host that has one address in a /64 can usually use them
 //! all; counting single IPv6 addresses would let it open any number of connections.
@@ -154,6 +158,16 @@ impl Drop for Slot<'_> {
     }
 }
 
+impl<S> Context<S> {
+    /// The connection pool of a listener kind: MX, or submission (both ports).
+    pub fn pool(&self, kind: ListenerKind) -> &Connections {
+        match kind {
+            ListenerKind::Mx => &self.connections,
+            ListenerKind::Submission | ListenerKind::Submissions => &self.submission_connections,
+        }
+    }
+}
+
 /// Run accept loops on every listener until `shutdown` completes.
 pub async fn serve<S: QueueStore + Clone>(
     ctx: Arc<Context<S>>,
@@ -198,7 +212,7 @@ async fn connection<S: QueueStore + Clone>(
     stream: TcpStream,
     ip: IpAddr,
 ) {
-    let slot = match ctx.connections.acquire(ip) {
+    let slot = match ctx.pool(kind).acquire(ip) {
         Ok(s) => s,
         Err(r) => {
             let limit =
@@ -269,7 +283,7 @@ async fn refuse<S: QueueStore + Clone>(
     let Some(acceptor) = ctx.tls.clone() else {
         return;
     };
-    let Ok(_permit) = ctx.connections.tls_refusals.try_acquire() else {
+    let Ok(_permit) = ctx.pool(kind).tls_refusals.try_acquire() else {
         tracing::info!(listener = kind.name(), client = %ip,
             "too many refused TLS connections at once; closed without a reply");
         return;

@@ -85,6 +85,10 @@ impl<S: QueueStore + Clone> Session<S> {
             C::C354_START_MAIL_INPUT,
             "Start mail input; end with <CRLF>.<CRLF>",
         ));
+        let already = self.wire.buffered().len() as u64;
+        if let Some(tx) = self.tx.as_mut() {
+            tx.data_since = Some((tokio::time::Instant::now(), already));
+        }
         let mut reader = self.reader(true);
         let expected = self
             .tx
@@ -133,6 +137,12 @@ impl<S: QueueStore + Clone> Session<S> {
             // Read into nothing: the chunk is skipped (the buffer allocates nothing).
             (self.reader(false), self.buffer(0))
         };
+        if ok && let Some(tx) = self.tx.as_mut() {
+            // The rate is measured over the whole transfer, from its first chunk.
+            tx.data_since
+                .get_or_insert((tokio::time::Instant::now(), 0))
+                .1 += self.wire.buffered().len().min(size as usize) as u64;
+        }
         let mut remaining = size;
         while remaining > 0 {
             if self.wire.buffered().is_empty() {

@@ -61,6 +61,9 @@ pub(crate) struct Transaction {
     pub given: Vec<String>,
     /// A BDAT transfer in progress (RFC 3030): the reader and the data so far.
     pub bdat: Option<(DataReader, MessageBuffer)>,
+    /// When the message data began (the 354, or the first BDAT) and the octets read
+    /// since: the average rate `limits.min_data_rate` is about.
+    pub data_since: Option<(Instant, u64)>,
 }
 
 /// One client's session.
@@ -81,6 +84,8 @@ pub struct Session<S> {
     errors: u32,
     idle_commands: u32,
     deadline: Instant,
+    /// The last timeout was the data rate's (`limits.min_data_rate`), not a silence.
+    too_slow: bool,
 }
 
 /// The longest the final flush and close of a session may take (capped further by
@@ -115,6 +120,7 @@ impl<S: QueueStore + Clone> Session<S> {
             errors: 0,
             idle_commands: 0,
             deadline,
+            too_slow: false,
         }
     }
 
@@ -190,15 +196,39 @@ impl<S: QueueStore + Clone> Session<S> {
         }
     }
 
-    /// Read more input within the data timeout and the session's deadline; `Ok(0)`
-    /// at end of file.
+    /// Read more message data within the data timeout, the session's deadline and
+    /// the data rate's (see [`Session::rate_deadline`]); `Ok(0)` at end of file.
     pub(crate) async fn fill(&mut self) -> Result<usize, WireError> {
-        let until = self.until(self.data_timeout());
+        let silence = self.until(self.data_timeout());
+        let rate = self.rate_deadline();
+        let until = rate.map_or(silence, |r| r.min(silence));
         match tokio::time::timeout_at(until, self.wire.fill()).await {
-            Ok(Ok(n)) => Ok(n),
+            Ok(Ok(n)) => {
+                if let Some((_, received)) = self.tx.as_mut().and_then(|t| t.data_since.as_mut()) {
+                    *received += n as u64;
+                }
+                Ok(n)
+            }
             Ok(Err(_)) => Err(WireError::Closed),
-            Err(_) => Err(WireError::Timeout),
+            Err(_) => {
+                self.too_slow = rate.is_some_and(|r| r < silence);
+                Err(WireError::Timeout)
+            }
         }
+    }
+
+    /// The moment the message data falls below `limits.min_data_rate` unless more
+    /// arrives: `received` octets since `start` pay for `received / rate` seconds,
+    /// and the first `data_rate_grace_secs` are free. `None` when the check is off
+    /// or no data is being received.
+    fn rate_deadline(&self) -> Option<Instant> {
+        let limits = &self.ctx.config.limits;
+        let (start, received) = self.tx.as_ref()?.data_since?;
+        if limits.min_data_rate == 0 {
+            return None;
+        }
+        let paid = Duration::from_secs_f64(received as f64 / limits.min_data_rate as f64);
+        Some(start + paid.max(Duration::from_secs(limits.data_rate_grace_secs)))
     }
 
     /// Send the queued replies now, within the command timeout and the session's
@@ -226,7 +256,16 @@ impl<S: QueueStore + Clone> Session<S> {
             tracing::info!(client = %self.ip, "Client not reading replies; closing");
             return;
         }
-        let why = if Instant::now() >= self.deadline {
+        let slow;
+        let why = if std::mem::take(&mut self.too_slow) {
+            // A drip-feeding client would otherwise hold its connection (and its
+            // place in the limits) for the whole session.
+            slow = format!(
+                "Message data too slow (under {} octets per second)",
+                self.ctx.config.limits.min_data_rate
+            );
+            slow.as_str()
+        } else if Instant::now() >= self.deadline {
             "Session time limit reached"
         } else {
             "Timeout waiting for input"

@@ -94,6 +94,7 @@ impl<S: QueueStore + Clone> Session<S> {
             recipients: Vec::new(),
             given: Vec::new(),
             bdat: None,
+            data_since: None,
         });
         self.reply(Reply::new(C::C250_OK, E::S2_1_0_ORIGINATOR_OK, text));
     }
