@@ -29,7 +29,7 @@ DEBIAN_PACKAGES=(
   iproute2 procps
   build-essential                           # a C compiler for aws-lc-sys and libfuzzer-sys
 )
-PYTHON_PACKAGES=(dkimpy pyspf dnspython authres pynacl)
+PYTHON_PACKAGES=(dkimpy pyspf dnspython authres pynacl pysrs)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
