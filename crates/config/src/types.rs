@@ -290,7 +290,8 @@ pub struct Delivery {
     pub tls_per_domain: std::collections::BTreeMap<String, TlsMode>,
     /// The port of receiving servers: 25 on the Internet. Other values are for tests.
     pub port: u16,
-    /// The DNS server for MX lookups, "IP:PORT". Leave out for the system's resolvers;
+    /// The DNS server for MX lookups and for checking mail from outside that claims our
+    /// domains (SPF, DKIM), "IP:PORT". Leave out for the system's resolvers;
     /// `sendwell serve --resolver` overrides it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolver: Option<SocketAddr>,

@@ -64,6 +64,11 @@ pub struct AgentConfig {
     /// How long an open session to a destination is kept for the next message (a
     /// connection cache); `None` opens a connection per delivery.
     pub keep_sessions: Option<Duration>,
+    /// Where failures of forwarded mail from outside are reported instead of to its
+    /// (unauthenticated, maybe forged) sender: postmaster@ our first domain.
+    pub postmaster: Option<String>,
+    /// At most one such report per this interval; the failures in between are logged.
+    pub forward_failure_notice_every: Duration,
 }
 
 impl AgentConfig {
@@ -81,8 +86,19 @@ impl AgentConfig {
             scan_every: Duration::from_secs(5),
             delay_notice: Some(Duration::from_secs(4 * 3600)),
             keep_sessions: Some(Duration::from_secs(10)),
+            postmaster: None,
+            forward_failure_notice_every: Duration::from_secs(3600),
         }
     }
+}
+
+/// The rate limit of reports to postmaster@ about forwarded mail that failed.
+#[derive(Debug, Default)]
+struct PostmasterNotice {
+    /// Unix time of the last report.
+    last: Option<u64>,
+    /// Failures not reported since (logged only).
+    unreported: u64,
 }
 
 /// Destination domains whose concurrency limiters are kept while idle.
@@ -132,6 +148,7 @@ impl RemoteDelivery {
             per_domain: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashSet::new()),
             held_off: Mutex::new(HashMap::new()),
+            postmaster_notice: Mutex::new(PostmasterNotice::default()),
             config,
             bounce_route,
             local,
@@ -159,6 +176,8 @@ struct Agent<S, L> {
     inflight: Mutex<HashSet<(QueueId, usize)>>,
     /// Messages whose last outcome could not be recorded: not before this time.
     held_off: Mutex<HashMap<QueueId, u64>>,
+    /// When postmaster@ was last told about failed forwarded mail.
+    postmaster_notice: Mutex<PostmasterNotice>,
     bounce_route: BounceRoute,
     local: Option<LocalDelivery>,
     notify: mpsc::UnboundedSender<Notice>,
@@ -421,7 +440,9 @@ where
             &client,
             domain,
             Envelope {
-                mail_from: &m.envelope.sender,
+                // A forwarded copy of mail from outside leaves with its SRS sender
+                // (all remote recipients of such a message are forwarded ones).
+                mail_from: m.envelope.sender_for(indices[0]),
                 recipients: &recipients,
             },
             &data,
@@ -437,6 +458,10 @@ where
         // Positions in `updates` of the states each notification follows from.
         let mut bounced_at = Vec::new();
         let mut delayed_at = Vec::new();
+        // Failures of forwarded mail from outside: never bounced to its sender, which
+        // nothing authenticated (backscatter); reported to postmaster@ instead.
+        let mut unbounced = Vec::new();
+        let mut unbounced_at: Vec<usize> = Vec::new();
         for (k, (&i, address)) in indices.iter().zip(&recipients).enumerate() {
             let Some(outcome) = report.recipients.get(k) else {
                 continue;
@@ -462,9 +487,14 @@ where
                     st.last_reply = Some(reason.clone());
                     st.next_attempt = None;
                     tracing::warn!(queue_id = %id, recipient = %address, host = ?report.remote_host, outcome = "failed", status = %status, reason = %reason, "remote delivery");
-                    bounced_at.push(updates.len());
+                    let (list, at) = if m.envelope.is_forwarded_from_outside(i) {
+                        (&mut unbounced, &mut unbounced_at)
+                    } else {
+                        (&mut bounced, &mut bounced_at)
+                    };
+                    at.push(updates.len());
                     // Only this attempt's reply: an older one did not decide this.
-                    bounced.push(DsnRecipient {
+                    list.push(DsnRecipient {
                         recipient: address.clone(),
                         action: Action::Failed,
                         status: status.clone(),
@@ -492,6 +522,7 @@ where
                             // enough, so the sender is not left guessing.
                             let waited = t.saturating_sub(m.envelope.received_at);
                             if let Some(after) = self.config.delay_notice
+                                && !m.envelope.is_forwarded_from_outside(i)
                                 && !st.delay_notified
                                 && waited >= after.as_secs()
                             {
@@ -516,13 +547,18 @@ where
                         NextStep::GiveUp => {
                             st.status = DeliveryStatus::Failed;
                             st.next_attempt = None;
-                            bounced_at.push(updates.len());
+                            let (list, at) = if m.envelope.is_forwarded_from_outside(i) {
+                                (&mut unbounced, &mut unbounced_at)
+                            } else {
+                                (&mut bounced, &mut bounced_at)
+                            };
+                            at.push(updates.len());
                             let lifetime = describe(self.config.retry.lifetime);
                             tracing::warn!(queue_id = %id, recipient = %address, outcome = "expired", reason = %reason, "remote delivery");
                             // RFC 3463 §3.5: X.4.7 delivery time expired. The last reply
                             // a server gave (maybe in an earlier attempt) is the
                             // Diagnostic-Code; our own account stays in the prose.
-                            bounced.push(DsnRecipient {
+                            list.push(DsnRecipient {
                                 recipient: address.clone(),
                                 action: Action::Failed,
                                 status: "4.4.7".into(),
@@ -545,6 +581,9 @@ where
         // notification for good. Plain retry bookkeeping is written lazily.
         let notifies =
             !m.envelope.sender.is_empty() && (!bounced.is_empty() || !delayed.is_empty());
+        if !unbounced.is_empty() {
+            self.report_forward_failures(m, &data, &unbounced).await;
+        }
         let again = t.saturating_add(HOLD_OFF.as_secs());
         if !bounced.is_empty() && !self.notify_sender(m, &data, &bounced).await {
             // Not notified: not failed either. Tried again later, and notified then.
@@ -588,7 +627,69 @@ where
         data: &[u8],
         recipients: &[DsnRecipient],
     ) -> bool {
-        let sender = &m.envelope.sender;
+        self.notify(m, data, recipients, &m.envelope.sender).await
+    }
+
+    /// Failures of forwarded mail from outside (`recipients`): logged always, and
+    /// reported to postmaster@ at most once per `forward_failure_notice_every`, never
+    /// to the sender.
+    async fn report_forward_failures(
+        &self,
+        m: &QueuedMessage,
+        data: &[u8],
+        recipients: &[DsnRecipient],
+    ) {
+        let id = m.envelope.id;
+        let t = now();
+        let due = {
+            let mut n = self
+                .postmaster_notice
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let every = self.config.forward_failure_notice_every.as_secs();
+            let due = n.last.is_none_or(|last| t.saturating_sub(last) >= every);
+            if due {
+                n.last = Some(t);
+                let before = n.unreported;
+                n.unreported = 0;
+                Some(before)
+            } else {
+                n.unreported += recipients.len() as u64;
+                None
+            }
+        };
+        for r in recipients {
+            tracing::warn!(queue_id = %id, sender = %m.envelope.sender, recipient = %r.recipient, status = %r.status, reason = %r.reason,
+                "forwarded mail from outside failed; no notification to its unauthenticated sender (backscatter)");
+        }
+        match (due, &self.config.postmaster) {
+            (Some(before), Some(postmaster)) => {
+                if before > 0 {
+                    tracing::info!(
+                        failures = before,
+                        "forwarded-mail failures since the last report to postmaster (logged only)"
+                    );
+                }
+                if !self.notify(m, data, recipients, postmaster).await {
+                    tracing::error!(queue_id = %id, "cannot queue the report to postmaster");
+                }
+            }
+            (None, Some(_)) => {
+                tracing::info!(queue_id = %id, "postmaster was told about forwarded-mail failures within the interval; logged only");
+            }
+            (_, None) => {}
+        }
+    }
+
+    /// Queue one notification about `recipients` of `m` to `to`.
+    async fn notify(
+        &self,
+        m: &QueuedMessage,
+        data: &[u8],
+        recipients: &[DsnRecipient],
+        to: &str,
+    ) -> bool {
+        let sender = &to.to_string();
         let id = m.envelope.id;
         let report = Dsn {
             reporting_mta: &self.config.hostname,
@@ -618,6 +719,7 @@ where
             auth_user: None,
             smtputf8: !sender.is_ascii(),
             eight_bit: false,
+            forward_sender: None,
         };
         let dsn_id = envelope.id;
         let data: Arc<[u8]> = message.into();

@@ -76,6 +76,7 @@ fn envelope(sender: &str, rcpts: &[&str]) -> Envelope {
         auth_user: Some("alice@sender.test".into()),
         smtputf8: false,
         eight_bit: false,
+        forward_sender: None,
     }
 }
 

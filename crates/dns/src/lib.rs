@@ -163,3 +163,69 @@ macro_rules! forward_lookup {
     )*};
 }
 forward_lookup!(&L, Arc<L>, Box<L>);
+
+/// A boxed lookup future, for [`DynLookup`].
+pub type LookupFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = LookupResult<T>> + Send + 'a>>;
+
+/// [`Lookup`] as a trait object, for services that hold "some resolver" without
+/// being generic over it (the SMTP server's inbound checks). Every [`Lookup`] is one;
+/// `dyn DynLookup` (and `Arc<dyn DynLookup>`) is a [`Lookup`] again, at the cost of
+/// one allocation per query.
+pub trait DynLookup: Send + Sync {
+    /// [`Lookup::lookup_a`].
+    fn dyn_a<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Ipv4Addr>>;
+    /// [`Lookup::lookup_aaaa`].
+    fn dyn_aaaa<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Ipv6Addr>>;
+    /// [`Lookup::lookup_mx`].
+    fn dyn_mx<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Mx>>;
+    /// [`Lookup::lookup_txt`].
+    fn dyn_txt<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Txt>>;
+    /// [`Lookup::lookup_ptr`].
+    fn dyn_ptr(&self, ip: IpAddr) -> LookupFuture<'_, Vec<String>>;
+    /// [`Lookup::lookup_spf_rr`].
+    fn dyn_spf_rr<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Txt>>;
+}
+
+impl<L: Lookup> DynLookup for L {
+    fn dyn_a<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Ipv4Addr>> {
+        Box::pin(self.lookup_a(name))
+    }
+    fn dyn_aaaa<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Ipv6Addr>> {
+        Box::pin(self.lookup_aaaa(name))
+    }
+    fn dyn_mx<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Mx>> {
+        Box::pin(self.lookup_mx(name))
+    }
+    fn dyn_txt<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Txt>> {
+        Box::pin(self.lookup_txt(name))
+    }
+    fn dyn_ptr(&self, ip: IpAddr) -> LookupFuture<'_, Vec<String>> {
+        Box::pin(self.lookup_ptr(ip))
+    }
+    fn dyn_spf_rr<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Txt>> {
+        Box::pin(self.lookup_spf_rr(name))
+    }
+}
+
+// (`async fn` rather than the boxed future itself: the future borrows `self` and
+// `name` for lifetimes of their own.)
+impl Lookup for dyn DynLookup {
+    async fn lookup_a(&self, name: &str) -> LookupResult<Vec<Ipv4Addr>> {
+        self.dyn_a(name).await
+    }
+    async fn lookup_aaaa(&self, name: &str) -> LookupResult<Vec<Ipv6Addr>> {
+        self.dyn_aaaa(name).await
+    }
+    async fn lookup_mx(&self, name: &str) -> LookupResult<Vec<Mx>> {
+        self.dyn_mx(name).await
+    }
+    async fn lookup_txt(&self, name: &str) -> LookupResult<Vec<Txt>> {
+        self.dyn_txt(name).await
+    }
+    async fn lookup_ptr(&self, ip: IpAddr) -> LookupResult<Vec<String>> {
+        self.dyn_ptr(ip).await
+    }
+    async fn lookup_spf_rr(&self, name: &str) -> LookupResult<Vec<Txt>> {
+        self.dyn_spf_rr(name).await
+    }
+}

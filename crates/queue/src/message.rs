@@ -60,6 +60,39 @@ pub struct Envelope {
     /// The client declared BODY=8BITMIME (RFC 6152).
     #[serde(default)]
     pub eight_bit: bool,
+    /// The envelope sender for the copies this server forwards (recipients with an
+    /// `original` alias address going to [`Destination::Remote`]): `sender` rewritten
+    /// with SRS when the mail came from outside, so forwarded mail never leaves from
+    /// our IP address under another domain's (or a forger's) sender. `None`: `sender`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_sender: Option<String>,
+}
+
+impl Envelope {
+    /// The reverse-path to use for recipient `index`: the SRS sender for a forwarded
+    /// copy when there is one, else the sender.
+    pub fn sender_for(&self, index: usize) -> &str {
+        match (&self.forward_sender, self.recipients.get(index)) {
+            (Some(srs), Some(r))
+                if r.original.is_some() && r.destination == Destination::Remote =>
+            {
+                srs
+            }
+            _ => &self.sender,
+        }
+    }
+
+    /// True for a message from outside that this server forwards (an alias to another
+    /// domain): its sender is not authenticated, so a failure downstream is not
+    /// bounced to it (backscatter).
+    pub fn is_forwarded_from_outside(&self, index: usize) -> bool {
+        self.auth_user.is_none()
+            && self.client_ip.is_some()
+            && self
+                .recipients
+                .get(index)
+                .is_some_and(|r| r.original.is_some() && r.destination == Destination::Remote)
+    }
 }
 
 /// Where a recipient stands.

@@ -776,6 +776,7 @@ mod tests {
             auth_user: None,
             smtputf8: false,
             eight_bit: false,
+            forward_sender: None,
         }
     }
 

@@ -574,3 +574,143 @@ fn lower_mx_preference_first_then_the_next() {
         "only the preferred MX got it"
     );
 }
+
+/// swaks from an outside host (127.0.0.5: not in sender.test's SPF) to Sendwell's
+/// port 25; the transcript.
+fn from_outside(
+    world: &MailWorld,
+    from: &str,
+    header_from: &str,
+    to: &str,
+    subject: &str,
+) -> String {
+    let out = world
+        .command("swaks")
+        .args([
+            "--server",
+            "127.0.0.2",
+            "--port",
+            "25",
+            "--local-interface",
+            "127.0.0.5",
+        ])
+        .args(["--helo", "mta.outside.test", "--from", from, "--to", to])
+        .args(["--h-From", header_from, "--h-Subject", subject])
+        .args(["--body", "Hello through the alias.\n"])
+        .output()
+        .expect("run swaks");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn forwarded_mail_leaves_with_srs_spoofs_are_refused_and_failures_not_bounced_outside() {
+    let setup = init("");
+    let path = setup.dir.path().join("sendwell.toml");
+    let mut config = std::fs::read_to_string(&path).expect("read sendwell.toml");
+    config.push_str(
+        "\n[[alias]]\naddress = \"fwd@sender.test\"\nto = [\"bob@receiver.test\"]\n\
+         \n[[alias]]\naddress = \"gone@sender.test\"\nto = [\"nobody@receiver.test\"]\n",
+    );
+    std::fs::write(&path, config).expect("write sendwell.toml");
+    let world = MailWorld::start(&[
+        ("sender.test", &setup.zone),
+        reverse_zone(),
+        // The outside sender's domain: SPF allows its host, and it has an MX (Postfix)
+        // so a bounce to it could be delivered if Sendwell sent one.
+        (
+            "outside.test",
+            "@ TXT \"v=spf1 ip4:127.0.0.5 -all\"\n@ MX 10 mx.receiver.test.\n",
+        ),
+    ]);
+    world.postconf(&[
+        &restrictions(
+            "check_recipient_access inline:{ { nobody@receiver.test = 550 5.1.1 no such user here } }",
+        ),
+        "virtual_mailbox_domains = receiver.test, outside.test",
+    ]);
+    let serve = Serve::start(&world, setup.dir.path());
+
+    // 1. A forgery of our own domain through the alias: refused, nothing forwarded.
+    let t = from_outside(
+        &world,
+        "ceo@sender.test",
+        "CEO <ceo@sender.test>",
+        "fwd@sender.test",
+        "forged ceo",
+    );
+    assert!(t.contains("550 5.7.1"), "{t}");
+
+    // 2. Honest mail from outside through the alias arrives from our IP with an SRS
+    //    envelope sender of ours: SPF passes for sender.test, never for outside.test's
+    //    address from our IP, and the original sender is not claimed.
+    let t = from_outside(
+        &world,
+        "carol@outside.test",
+        "carol@outside.test",
+        "fwd@sender.test",
+        "through the alias",
+    );
+    assert!(t.contains("250 2.6.0"), "{t}");
+    let message = wait_for(&world, &serve, "through the alias", Duration::from_secs(60));
+    let h = header_block(message.as_bytes());
+    let return_path = h
+        .lines()
+        .find(|l| l.starts_with("Return-Path:"))
+        .unwrap_or_else(|| panic!("no Return-Path: {h}"));
+    assert!(
+        return_path.contains("<SRS0=") && return_path.contains("=outside.test=carol@sender.test>"),
+        "{return_path}"
+    );
+    assert!(h.contains("Received-SPF: Pass"), "{h}");
+    assert!(
+        !h.contains("DKIM-Signature:"),
+        "forwarded mail is not signed: {h}"
+    );
+    assert!(messages_with(&world, "forged ceo").is_empty());
+
+    // 3. The alias's target refuses (5.1.1): no notification to the unauthenticated
+    //    outside sender (backscatter), a report to postmaster@ instead.
+    let t = from_outside(
+        &world,
+        "carol@outside.test",
+        "carol@outside.test",
+        "gone@sender.test",
+        "to a dead end",
+    );
+    assert!(t.contains("250 2.6.0"), "{t}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let report = loop {
+        let new = setup
+            .dir
+            .path()
+            .join("mail")
+            .join("postmaster@sender.test")
+            .join("new");
+        let found = std::fs::read_dir(&new)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .find(|m| m.contains("nobody@receiver.test"))
+            })
+            .unwrap_or_default();
+        if let Some(r) = found {
+            break r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no report to postmaster: {}",
+            serve.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(report.contains("Status: 5.1.1"), "{report}");
+    assert!(serve.log().contains("backscatter"), "{}", serve.log());
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        world
+            .mailbox()
+            .iter()
+            .all(|m| !String::from_utf8_lossy(m).contains("nobody@receiver.test")),
+        "nothing was bounced to carol@outside.test"
+    );
+}

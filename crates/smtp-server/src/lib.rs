@@ -13,7 +13,8 @@
 //! The folder is the table of contents: [`session`] holds one file per command
 //! group; [`wire`] the buffered connection (what STARTTLS must throw away);
 //! [`policy`] who may send what to whom (the relay rules); [`auth`] accounts and
-//! failed-login limits; [`headers`] the Received, Date and Message-ID fields and the
+//! failed-login limits; [`own_domains`] mail from outside that claims our domains;
+//! [`headers`] the Received, Date and Message-ID fields and the
 //! From check; [`memory`] the memory budget for messages being received; [`tls`] the
 //! rustls setup; [`listener`] the accept loops and connection limits.
 //!
@@ -27,6 +28,7 @@ pub mod auth;
 pub mod headers;
 pub mod listener;
 pub mod memory;
+pub mod own_domains;
 pub mod policy;
 pub mod session;
 pub mod tls;
@@ -110,6 +112,28 @@ pub struct Context<S> {
     pub data_memory: Arc<memory::DataBudget>,
     /// DKIM signing and the remote delivery agent.
     pub outbound: Outbound,
+    /// DNS and SRS for mail from outside.
+    pub inbound: Inbound,
+}
+
+/// What mail from outside is checked with.
+#[derive(Clone, Default)]
+pub struct Inbound {
+    /// The resolver for [`own_domains`] (mail claiming our domains). `None` skips that
+    /// check (tests of other things only).
+    pub dns: Option<Arc<dyn sendwell_dns::DynLookup>>,
+    /// The SRS secret: forwarded copies of mail from outside leave with an SRS
+    /// envelope sender, and bounces to valid SRS addresses are taken back.
+    pub srs: Option<sendwell_srs::Srs>,
+}
+
+impl std::fmt::Debug for Inbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbound")
+            .field("dns", &self.dns.is_some())
+            .field("srs", &self.srs.is_some())
+            .finish()
+    }
 }
 
 impl<S: QueueStore + Clone> Context<S> {
@@ -125,6 +149,22 @@ impl<S: QueueStore + Clone> Context<S> {
         Self::with_outbound(config, dir, tls, store, local, Outbound::default())
     }
 
+    /// [`Context::with_outbound`] with the checks of mail from outside.
+    pub fn with_inbound(
+        config: Config,
+        dir: PathBuf,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        store: S,
+        local: Option<LocalDelivery>,
+        outbound: Outbound,
+        inbound: Inbound,
+    ) -> Arc<Self> {
+        let mut ctx = Self::build(config, dir, tls, store, local, outbound);
+        ctx.directory.srs = inbound.srs.clone();
+        ctx.inbound = inbound;
+        Arc::new(ctx)
+    }
+
     /// [`Context::new`] with DKIM signing and remote delivery.
     pub fn with_outbound(
         config: Config,
@@ -134,7 +174,19 @@ impl<S: QueueStore + Clone> Context<S> {
         local: Option<LocalDelivery>,
         outbound: Outbound,
     ) -> Arc<Self> {
-        Arc::new(Context {
+        Arc::new(Self::build(config, dir, tls, store, local, outbound))
+    }
+
+    fn build(
+        config: Config,
+        dir: PathBuf,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        store: S,
+        local: Option<LocalDelivery>,
+        outbound: Outbound,
+    ) -> Self {
+        Context {
+            inbound: Inbound::default(),
             outbound,
             hostname: config.hostname.clone(),
             directory: policy::Directory::from_config(&config),
@@ -153,6 +205,6 @@ impl<S: QueueStore + Clone> Context<S> {
             ),
             data_memory: memory::DataBudget::new(config.limits.max_data_memory),
             config,
-        })
+        }
     }
 }

@@ -46,6 +46,9 @@ pub struct Directory {
     /// Listed mailboxes, role addresses and DMARC report addresses (lower case).
     mailboxes: HashSet<String>,
     aliases: HashMap<String, Vec<String>>,
+    /// The SRS secret: a valid SRS address in a local domain is the address of the
+    /// sender of mail we forwarded (a bounce finds its way back through it).
+    pub srs: Option<sendwell_srs::Srs>,
 }
 
 /// The answer to one RCPT.
@@ -103,6 +106,7 @@ impl Directory {
             domains,
             mailboxes,
             aliases,
+            srs: None,
         }
     }
 
@@ -144,6 +148,11 @@ impl Directory {
         let domain = domain.to_lowercase();
         if self.is_local_domain(&domain) {
             let value = mailbox.local_part.value();
+            if sendwell_srs::is_srs_local_part(&value)
+                && let Some(srs) = &self.srs
+            {
+                return self.srs_bounce(srs, &value, mailbox, is_account);
+            }
             // The %-hack, bang paths and quoted @ route on to another host: relaying
             // disguised as a local address.
             if value.contains(['%', '!', '@']) {
@@ -160,6 +169,42 @@ impl Directory {
             }])
         } else {
             relay_denied("authentication required to send to other domains")
+        }
+    }
+
+    /// An SRS address of ours (`SRS0=...@local`, see `sendwell_srs`): valid (our hash,
+    /// at most 21 days old) it is the original sender of mail we forwarded, and mail
+    /// to it (a bounce) goes there; anything else does not exist (550 5.1.1), so made-up
+    /// SRS addresses relay nothing.
+    fn srs_bounce(
+        &self,
+        srs: &sendwell_srs::Srs,
+        local: &str,
+        given: &Mailbox,
+        is_account: &dyn Fn(&str) -> bool,
+    ) -> RcptDecision {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match srs.reverse(local, now) {
+            Ok(original) => {
+                let local_target = original
+                    .rsplit_once('@')
+                    .is_some_and(|(_, d)| self.is_local_domain(d));
+                if local_target {
+                    return self.local(&original.to_ascii_lowercase(), Some(given), is_account);
+                }
+                RcptDecision::Accept(vec![Recipient {
+                    address: original,
+                    original: Some(given.to_string()),
+                    destination: Destination::Remote,
+                }])
+            }
+            Err(e) => RcptDecision::Refuse(Reply::new(
+                C::C550_MAILBOX_UNAVAILABLE,
+                E::S5_1_1_BAD_DESTINATION_MAILBOX,
+                format!("No such user here: <{given}> ({e})"),
+            )),
         }
     }
 

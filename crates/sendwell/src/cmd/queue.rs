@@ -99,6 +99,9 @@ struct MessageOut {
     received_at: u64,
     client_ip: Option<String>,
     auth_user: Option<String>,
+    /// The SRS envelope sender forwarded copies leave with (mail from outside to an
+    /// alias that forwards elsewhere).
+    forward_sender: Option<String>,
     size: u64,
     recipients: Vec<RecipientOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -112,6 +115,7 @@ fn to_out(m: &QueuedMessage, message: Option<String>) -> MessageOut {
         received_at: m.envelope.received_at,
         client_ip: m.envelope.client_ip.map(|i| i.to_string()),
         auth_user: m.envelope.auth_user.clone(),
+        forward_sender: m.envelope.forward_sender.clone(),
         size: m.size,
         recipients: m
             .envelope
@@ -288,6 +292,9 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<std::process::ExitCode> {
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "id:          {}", o.id)?;
                 writeln!(out, "sender:      <{}>", o.sender)?;
+                if let Some(f) = &o.forward_sender {
+                    writeln!(out, "forwarded as <{f}> (SRS)")?;
+                }
                 writeln!(out, "received:    {} ago", age(o.received_at))?;
                 if let Some(ip) = &o.client_ip {
                     writeln!(out, "client:      {ip}")?;

@@ -85,13 +85,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     tracing::info!(%report, "queue recovered");
     eprintln!("sendwell: queue: {report}");
     let local = LocalDelivery::spawn(store.clone(), dir.join("mail"), config.hostname.clone());
+    // One resolver for delivery and for the checks of mail from outside.
+    let lookup = Arc::new(HickoryLookup::new(
+        args.resolver.or(config.delivery.resolver),
+    )?);
     let outbound = outbound(
         &config,
         &dir,
         store.clone(),
         local.clone(),
-        args.resolver.or(config.delivery.resolver),
+        Arc::clone(&lookup),
     )?;
+    let inbound = sendwell_smtp_server::Inbound {
+        dns: Some(lookup),
+        srs: Some(sendwell_srs::Srs::new(&srs_secret(&dir)?)),
+    };
     let listeners = bind_all(&config).await?;
     let summary: Vec<String> = listeners
         .iter()
@@ -114,17 +122,47 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         config.hostname,
         summary.join(", ")
     );
-    let ctx = sendwell_smtp_server::Context::with_outbound(
+    let ctx = sendwell_smtp_server::Context::with_inbound(
         config,
         dir.clone(),
         Some(acceptor),
         store,
         Some(local),
         outbound,
+        inbound,
     );
     sendwell_smtp_server::serve(ctx, listeners, shutdown_signal()).await;
     eprintln!("sendwell: stopped");
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The SRS secret in `DIR/srs.key` (made on first start: 32 random octets, hex,
+/// readable by the server's user only). Changing it makes the SRS addresses of mail
+/// forwarded before invalid, so bounces to them are refused: keep it with the keys.
+fn srs_secret(dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let path = dir.join("srs.key");
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let secret = String::from_utf8_lossy(&bytes).trim().as_bytes().to_vec();
+            anyhow::ensure!(
+                secret.len() >= 16,
+                "{} holds fewer than 16 characters: delete it and a new secret is made at the next start",
+                path.display()
+            );
+            Ok(secret)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut raw = [0u8; 32];
+            getrandom::fill(&mut raw)
+                .map_err(|e| anyhow::anyhow!("no randomness for the SRS secret: {e}"))?;
+            let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+            sendwell_config::write_private(&path, format!("{hex}\n").as_bytes())
+                .with_context(|| format!("write the SRS secret {}", path.display()))?;
+            tracing::info!(path = %path.display(), "made a new SRS secret");
+            Ok(hex.into_bytes())
+        }
+        Err(e) => Err(e).with_context(|| format!("read the SRS secret {}", path.display())),
+    }
 }
 
 /// DKIM signers for every configured key, and the remote delivery agent.
@@ -133,7 +171,7 @@ fn outbound(
     dir: &std::path::Path,
     store: FileStore,
     local: LocalDelivery,
-    resolver: Option<SocketAddr>,
+    lookup: Arc<HickoryLookup>,
 ) -> anyhow::Result<Outbound> {
     let mut signers: HashMap<String, Vec<Signer>> = HashMap::new();
     for domain in &config.domains {
@@ -185,7 +223,10 @@ fn outbound(
         (d.delay_notice_hours > 0).then(|| Duration::from_secs(d.delay_notice_hours * 3600));
     agent.max_concurrent = d.max_concurrent;
     agent.max_per_domain = d.max_per_domain;
-    let lookup = Arc::new(HickoryLookup::new(resolver)?);
+    agent.postmaster = config
+        .domains
+        .first()
+        .map(|d| format!("postmaster@{}", d.name.to_ascii_lowercase()));
     let directory = Directory::from_config(config);
     let accounts = Accounts::new(dir.to_path_buf());
     // Notifications go into the sender's own mailbox when the sender is local: a

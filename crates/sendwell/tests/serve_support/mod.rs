@@ -89,6 +89,10 @@ impl Server {
         // These tests are about taking mail in: remote mail stays queued (delivery is
         // proven in serve_world.rs).
         let text = text.replace("\nhold = false\n", "\nhold = true\n");
+        // DNS only on loopback: a port where nothing answers (tests that need answers
+        // start BIND and set `resolver` to it), never the machine's own resolver.
+        let text = text.replace("# resolver = (not set)", "resolver = \"127.0.0.1:9\"");
+        assert!(text.contains("resolver = \"127.0.0.1:9\""), "{text}");
         assert!(
             text.contains("hold = true"),
             "the config has a [delivery] table"

@@ -254,6 +254,10 @@ impl<S: QueueStore + Clone> Session<S> {
         let body = buffer.take();
         let scan = headers::scan(&body);
         let refusal = refusal.or_else(|| self.header_from_refusal(&scan.from));
+        let refusal = match refusal {
+            Some(r) => Some(r),
+            None => self.own_domain_refusal(&tx, &scan, &body).await,
+        };
         if let Some(reply) = refusal {
             tracing::info!(queue_id = %tx.id, client = %self.ip, sender = %tx.sender, recipients = ?tx.given,
                 size = end.size, outcome = "rejected", reply = %reply.text(), "message refused");
@@ -301,6 +305,79 @@ impl<S: QueueStore + Clone> Session<S> {
                 user.address
             ),
         ))
+    }
+
+    /// Mail from outside that claims one of our domains without authenticating as it
+    /// (see [`crate::own_domains`]): the reply refusing it, if any.
+    async fn own_domain_refusal(
+        &self,
+        tx: &Transaction,
+        scan: &headers::HeaderScan,
+        body: &[u8],
+    ) -> Option<Reply> {
+        if self.authenticated() {
+            return None;
+        }
+        let dns = self.ctx.inbound.dns.as_ref()?;
+        let mail_from = tx
+            .sender
+            .mailbox()
+            .map(|m| m.to_string())
+            .unwrap_or_default();
+        let from: Vec<&str> = match &scan.from {
+            Ok(list) => list.iter().map(|a| a.domain.as_str()).collect(),
+            Err(_) => Vec::new(),
+        };
+        let helo = self.helo.clone().unwrap_or_default();
+        // Boxed as a `Send` future: the checks' futures are generic over the lookup and
+        // borrow the message, which the compiler cannot prove `Send` for every lifetime
+        // through the session's own future otherwise.
+        let check: std::pin::Pin<
+            Box<dyn std::future::Future<Output = crate::own_domains::Judgement> + Send + '_>,
+        > = Box::pin(crate::own_domains::judge(
+            dns,
+            &self.ctx.config,
+            self.ip,
+            &helo,
+            &mail_from,
+            &from,
+            body,
+            headers::now(),
+        ));
+        match check.await {
+            crate::own_domains::Judgement::NoClaim
+            | crate::own_domains::Judgement::Authenticated => None,
+            crate::own_domains::Judgement::Monitored(claim) => {
+                tracing::warn!(queue_id = %tx.id, client = %self.ip, sender = %tx.sender, domain = %claim.domain,
+                    "accepted unauthenticated mail claiming our domain: its DMARC policy is none (monitoring)");
+                None
+            }
+            crate::own_domains::Judgement::Refuse(r)
+            | crate::own_domains::Judgement::TryLater(r) => Some(r),
+        }
+    }
+
+    /// The SRS envelope sender for the forwarded copies of mail from outside (see
+    /// [`sendwell_queue::Envelope::forward_sender`]); `None` for submitted mail, the
+    /// null sender, or nothing forwarded.
+    fn forward_sender(&self, tx: &Transaction, sender: &str) -> Option<String> {
+        if self.authenticated() || sender.is_empty() {
+            return None;
+        }
+        let srs = self.ctx.inbound.srs.as_ref()?;
+        let alias = tx
+            .recipients
+            .iter()
+            .find(|r| r.destination == Destination::Remote && r.original.is_some())?;
+        // The forwarder's domain: the one the alias is in.
+        let domain = alias
+            .original
+            .as_deref()
+            .and_then(|o| o.rsplit_once('@'))
+            .map(|(_, d)| d.trim_end_matches('>').to_ascii_lowercase())
+            .filter(|d| self.ctx.directory.is_local_domain(d))
+            .unwrap_or_else(|| self.ctx.directory.primary_domain().to_string());
+        srs.forward(sender, &domain, headers::now())
     }
 
     /// Prepend Received, and for submitted mail Date and Message-ID when missing.
@@ -425,13 +502,16 @@ impl<S: QueueStore + Clone> Session<S> {
             .recipients
             .iter()
             .any(|r| r.destination == Destination::Remote);
+        let sender = tx
+            .sender
+            .mailbox()
+            .map(|m| m.to_string())
+            .unwrap_or_default();
+        let forward_sender = self.forward_sender(&tx, &sender);
         let envelope = Envelope {
             id: tx.id,
-            sender: tx
-                .sender
-                .mailbox()
-                .map(|m| m.to_string())
-                .unwrap_or_default(),
+            forward_sender,
+            sender,
             recipients: tx.recipients,
             received_at: headers::now(),
             client_ip: Some(self.ip),
