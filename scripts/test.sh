@@ -31,23 +31,49 @@ DEBIAN_PACKAGES=(
 )
 PYTHON_PACKAGES=(dkimpy pyspf dnspython authres pynacl pysrs)
 
+# Debian packages start their daemons on install (invoke-rc.d, deb-systemd-invoke). The
+# tests run their own instances (own config, pid file and port or network namespace, each
+# stopped by its pid) and must never start, stop or kill the machine's own. While apt-get
+# installs, a policy-rc.d that exits 101 ("action forbidden", see README.policy-rc.d in
+# init-system-helpers) keeps the new daemons from starting. It is removed afterwards, and
+# only if this script created it: a policy-rc.d that was already there is left alone.
+POLICY_RC_D=/usr/sbin/policy-rc.d
+created_policy_rc_d=""
+allow_daemons() {
+  if [ -n "$created_policy_rc_d" ]; then
+    rm -f "$POLICY_RC_D"
+    created_policy_rc_d=""
+  fi
+}
+forbid_daemons() {
+  # noclobber: never overwrite a policy-rc.d that exists (or appeared meanwhile).
+  if (set -C; printf '#!/bin/sh\n# written by sendwell scripts/test.sh during apt-get install\nexit 101\n' \
+      >"$POLICY_RC_D") 2>/dev/null; then
+    created_policy_rc_d=1
+    chmod 755 "$POLICY_RC_D"
+  fi
+}
+trap allow_daemons EXIT
+trap 'exit 130' INT TERM HUP
+apt_install() {
+  forbid_daemons
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  allow_daemons
+}
+
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
 fi
-# Packages may start their daemons on install; the tests run their own instances.
-for d in named postfix opendkim opendmarc; do pkill -x "$d" 2>/dev/null || true; done
-/usr/sbin/postfix stop >/dev/null 2>&1 || true
 
 step "installing Python packages: ${PYTHON_PACKAGES[*]}"
 if ! python3 -m pip --version >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+  apt_install python3-pip
 fi
 # Debian's own python3 is "externally managed" (PEP 668): then pip needs to be told.
 python3 -m pip install -q --disable-pip-version-check "${PYTHON_PACKAGES[@]}" 2>/dev/null \
