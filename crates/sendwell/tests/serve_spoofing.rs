@@ -15,7 +15,7 @@
 mod serve_support;
 
 use sendwell_testkit::Bind;
-use serve_support::{Client, PASSWORD, Server, sendwell, set};
+use serve_support::{Client, Server, sendwell, set};
 
 const ALIAS: &str = "\n[[alias]]\naddress = \"fwd@example.test\"\nto = [\"bob@elsewhere.test\"]\n";
 
@@ -92,11 +92,7 @@ fn mail_claiming_our_domain_from_outside_is_refused_unless_authenticated() {
     // 4. A message really signed by our key passes from anywhere: alice submits one
     //    to postmaster@ (signed on submission), and the signed copy is sent in again
     //    from outside.
-    let (mut c, _) = Client::connect(s.submission);
-    c.ehlo();
-    c.starttls();
-    c.ehlo();
-    assert_eq!(c.auth_plain("alice@example.test", PASSWORD).code.get(), 235);
+    let mut c = s.alice();
     let r = c.send_mail(
         "alice@example.test",
         &["abuse@example.test"],
@@ -170,11 +166,7 @@ fn forwarded_mail_gets_an_srs_sender_and_only_genuine_bounces_come_back() {
     assert!(bounce["forward_sender"].is_null(), "{bounce}");
 
     // Submitted mail to the alias keeps alice's own sender (it is authenticated).
-    let (mut c, _) = Client::connect(s.submission);
-    c.ehlo();
-    c.starttls();
-    c.ehlo();
-    assert_eq!(c.auth_plain("alice@example.test", PASSWORD).code.get(), 235);
+    let mut c = s.alice();
     let r = c.send_mail(
         "alice@example.test",
         &["fwd@example.test"],

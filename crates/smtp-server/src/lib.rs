@@ -112,8 +112,9 @@ pub struct Context<S> {
     pub data_memory: Arc<memory::DataBudget>,
     /// DKIM signing and the remote delivery agent.
     pub outbound: Outbound,
-    /// DNS and SRS for mail from outside.
-    pub inbound: Inbound,
+    /// The resolver for [`own_domains`] (mail from outside claiming our domains);
+    /// `None` skips that check. (The SRS secret is in `directory`.)
+    pub dns: Option<Arc<dyn sendwell_dns::DynLookup>>,
 }
 
 /// What mail from outside is checked with.
@@ -149,6 +150,18 @@ impl<S: QueueStore + Clone> Context<S> {
         Self::with_outbound(config, dir, tls, store, local, Outbound::default())
     }
 
+    /// [`Context::new`] with DKIM signing and remote delivery.
+    pub fn with_outbound(
+        config: Config,
+        dir: PathBuf,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        store: S,
+        local: Option<LocalDelivery>,
+        outbound: Outbound,
+    ) -> Arc<Self> {
+        Self::with_inbound(config, dir, tls, store, local, outbound, Inbound::default())
+    }
+
     /// [`Context::with_outbound`] with the checks of mail from outside.
     pub fn with_inbound(
         config: Config,
@@ -159,37 +172,13 @@ impl<S: QueueStore + Clone> Context<S> {
         outbound: Outbound,
         inbound: Inbound,
     ) -> Arc<Self> {
-        let mut ctx = Self::build(config, dir, tls, store, local, outbound);
-        ctx.directory.srs = inbound.srs.clone();
-        ctx.inbound = inbound;
-        Arc::new(ctx)
-    }
-
-    /// [`Context::new`] with DKIM signing and remote delivery.
-    pub fn with_outbound(
-        config: Config,
-        dir: PathBuf,
-        tls: Option<tokio_rustls::TlsAcceptor>,
-        store: S,
-        local: Option<LocalDelivery>,
-        outbound: Outbound,
-    ) -> Arc<Self> {
-        Arc::new(Self::build(config, dir, tls, store, local, outbound))
-    }
-
-    fn build(
-        config: Config,
-        dir: PathBuf,
-        tls: Option<tokio_rustls::TlsAcceptor>,
-        store: S,
-        local: Option<LocalDelivery>,
-        outbound: Outbound,
-    ) -> Self {
-        Context {
-            inbound: Inbound::default(),
+        let mut directory = policy::Directory::from_config(&config);
+        directory.srs = inbound.srs;
+        Arc::new(Context {
+            dns: inbound.dns,
+            directory,
             outbound,
             hostname: config.hostname.clone(),
-            directory: policy::Directory::from_config(&config),
             accounts: auth::Accounts::new(dir),
             logins: auth::LoginLimiter::new(&config.auth),
             tls,
@@ -205,6 +194,6 @@ impl<S: QueueStore + Clone> Context<S> {
             ),
             data_memory: memory::DataBudget::new(config.limits.max_data_memory),
             config,
-        }
+        })
     }
 }

@@ -120,6 +120,19 @@ impl Server {
         s
     }
 
+    /// A client logged in as alice@example.test on the submission port (STARTTLS,
+    /// then AUTH PLAIN), asserting the greeting and the 235.
+    pub fn alice(&self) -> Client {
+        let (mut c, greeting) = Client::connect(self.submission);
+        assert_eq!(greeting.code.get(), 220, "{greeting}");
+        c.ehlo();
+        c.starttls();
+        c.ehlo();
+        let r = c.auth_plain("alice@example.test", PASSWORD);
+        assert_eq!(r.code.get(), 235, "{r}");
+        c
+    }
+
     /// The directory as a string, for `--dir`.
     pub fn dir_arg(&self) -> String {
         self.dir.path().to_str().unwrap().to_string()

@@ -318,7 +318,7 @@ impl<S: QueueStore + Clone> Session<S> {
         if self.authenticated() {
             return None;
         }
-        let dns = self.ctx.inbound.dns.as_ref()?;
+        let dns = self.ctx.dns.as_ref()?;
         let mail_from = tx
             .sender
             .mailbox()
@@ -364,7 +364,7 @@ impl<S: QueueStore + Clone> Session<S> {
         if self.authenticated() || sender.is_empty() {
             return None;
         }
-        let srs = self.ctx.inbound.srs.as_ref()?;
+        let srs = self.ctx.directory.srs.as_ref()?;
         let alias = tx
             .recipients
             .iter()
