@@ -468,6 +468,7 @@ where
             };
             let mut st: RecipientState = m.state.recipients[i].clone();
             st.attempts += 1;
+            let forwarded = m.envelope.is_forwarded_from_outside(i);
             // The reply a server gave about this recipient now, if any; kept in the
             // state so a later notification can still quote it (RFC 3464 §2.3.6).
             let remote = report.replies.get(k).cloned().flatten();
@@ -487,7 +488,7 @@ where
                     st.last_reply = Some(reason.clone());
                     st.next_attempt = None;
                     tracing::warn!(queue_id = %id, recipient = %address, host = ?report.remote_host, outcome = "failed", status = %status, reason = %reason, "remote delivery");
-                    let (list, at) = if m.envelope.is_forwarded_from_outside(i) {
+                    let (list, at) = if forwarded {
                         (&mut unbounced, &mut unbounced_at)
                     } else {
                         (&mut bounced, &mut bounced_at)
@@ -522,7 +523,7 @@ where
                             // enough, so the sender is not left guessing.
                             let waited = t.saturating_sub(m.envelope.received_at);
                             if let Some(after) = self.config.delay_notice
-                                && !m.envelope.is_forwarded_from_outside(i)
+                                && !forwarded
                                 && !st.delay_notified
                                 && waited >= after.as_secs()
                             {
@@ -547,7 +548,7 @@ where
                         NextStep::GiveUp => {
                             st.status = DeliveryStatus::Failed;
                             st.next_attempt = None;
-                            let (list, at) = if m.envelope.is_forwarded_from_outside(i) {
+                            let (list, at) = if forwarded {
                                 (&mut unbounced, &mut unbounced_at)
                             } else {
                                 (&mut bounced, &mut bounced_at)
@@ -689,7 +690,7 @@ where
         recipients: &[DsnRecipient],
         to: &str,
     ) -> bool {
-        let sender = &to.to_string();
+        let sender = to;
         let id = m.envelope.id;
         let report = Dsn {
             reporting_mta: &self.config.hostname,
@@ -709,7 +710,7 @@ where
             id: QueueId::generate(),
             sender: String::new(),
             recipients: vec![Recipient {
-                address: sender.clone(),
+                address: sender.to_string(),
                 original: None,
                 destination: destination.clone(),
             }],

@@ -112,26 +112,26 @@ pub fn claims(config: &Config, mail_from: &str, from_domains: &[&str]) -> Vec<Cl
     out
 }
 
-/// Judge a message from outside: the client `ip` and `helo`, the reverse-path
-/// `mail_from`, the From domains, the message as received, at Unix time `now`.
+/// Judge a message from outside that makes `claims` (from [`claims`]): the client
+/// `ip` and `helo`, the reverse-path `mail_from`, the message as received, at Unix
+/// time `now`.
 #[allow(clippy::too_many_arguments)]
 pub async fn judge<L: Lookup>(
     lookup: &L,
     config: &Config,
+    claims: &[Claim],
     ip: IpAddr,
     helo: &str,
     mail_from: &str,
-    from_domains: &[&str],
     message: &[u8],
     now: u64,
 ) -> Judgement {
-    let claims = claims(config, mail_from, from_domains);
     if claims.is_empty() {
         return Judgement::NoClaim;
     }
     match tokio::time::timeout(
         CHECK_TIME_LIMIT,
-        decide(lookup, config, &claims, ip, helo, mail_from, message, now),
+        decide(lookup, config, claims, ip, helo, mail_from, message, now),
     )
     .await
     {
@@ -242,13 +242,15 @@ mod tests {
     const OUR_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 25));
 
     async fn j(policy: DmarcPolicy, ip: IpAddr, mail_from: &str, from: &[&str]) -> Judgement {
+        let c = config(policy);
+        let claims = claims(&c, mail_from, from);
         judge(
             &dns(),
-            &config(policy),
+            &c,
+            &claims,
             ip,
             "x.test",
             mail_from,
-            from,
             MSG,
             1_796_000_000,
         )
@@ -300,13 +302,15 @@ mod tests {
     #[tokio::test]
     async fn dns_failure_is_try_later() {
         let dns = MockLookup::from_zone("example.test SERVFAIL\n").unwrap();
+        let c = config(DmarcPolicy::Reject);
+        let claims = claims(&c, "ceo@example.test", &[]);
         let r = judge(
             &dns,
-            &config(DmarcPolicy::Reject),
+            &c,
+            &claims,
             OUTSIDE,
             "x.test",
             "ceo@example.test",
-            &[],
             MSG,
             0,
         )
